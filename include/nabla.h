@@ -1,0 +1,43 @@
+/*
+ * nabla.h - automatic differentiation for tensors, in C.
+ *
+ * A short tour
+ * ------------
+ * Tensors are float32, 0-D to 6-D, contiguous and row-major. Constructors give
+ * persistent tensors that you free; ops give step tensors that live until the step ends:
+ *
+ *     nb_tensor *w = nb_tensor_randn(NB_SHAPE(2, 8), 0.0f, 0.5f, 42);   // persistent
+ *     nb_tensor_set_requires_grad(w, true);                             // a parameter
+ *
+ * Ops record the graph as they run; nb_backward walks it back and accumulates into the
+ * grad of every parameter:
+ *
+ *     nb_tensor *p = nb_sigmoid(nb_matmul(x, w));        // step tensors
+ *     nb_tensor *loss = nb_bce(p, y, NB_REDUCE_MEAN);    // NULL if anything failed
+ *     if (!loss) fprintf(stderr, "%s\n", nb_error());    // "matmul: inner dimensions ..."
+ *     nb_backward(loss);                                 // w->grad is filled
+ *
+ * Update under no-grad, zero the grads, and release the step in O(1):
+ *
+ *     nb_tensor_axpy(w, -0.1f, w->grad);
+ *     nb_tensor_zero_grad(w);
+ *     nb_step_reset();                                   // p and loss are gone
+ *
+ * After the first step, a training step like this makes no heap allocation. Results are
+ * bit-identical for any thread count (OMP_NUM_THREADS or nb_set_num_threads).
+ *
+ * Headers: nabla/core.h (errors, allocator, step memory, threads), nabla/tensor.h,
+ * nabla/ops.h (the ops), nabla/autograd.h (backward, grad mode, gradcheck), and
+ * nabla/op.h for writing your own ops (docs/writing-ops.md).
+ */
+#ifndef NABLA_H
+#define NABLA_H
+
+#include "nabla/core.h"
+#include "nabla/tensor.h"
+#include "nabla/autograd.h"
+#include "nabla/ops.h"
+
+#define NABLA_VERSION "0.1.0"
+
+#endif /* NABLA_H */

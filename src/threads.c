@@ -1,0 +1,34 @@
+/*
+ * src/threads.c - thread count and the counter-based random numbers.
+ */
+#include <omp.h>
+
+#include "internal.h"
+
+nb_status nb_set_num_threads(int n)
+{
+    if (n < 1)
+        return nb_set_error(NB_ERR_ARG, "set_num_threads: need at least 1 thread, got %d", n);
+    omp_set_num_threads(n);
+    return NB_OK;
+}
+
+int nb_num_threads(void) { return omp_get_max_threads(); }
+
+/* splitmix64's finaliser: a bijective 64-bit mix. */
+static inline uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint64_t nb_rng_u64(uint64_t seed, uint64_t i)
+{
+    return mix64(mix64(seed + 0x9e3779b97f4a7c15ULL) ^ (i * 0xd1b54a32d192ed03ULL));
+}
+
+float nb_rng_uniform(uint64_t seed, uint64_t i)
+{
+    return (float)(nb_rng_u64(seed, i) >> 40) * 0x1.0p-24f;
+}
