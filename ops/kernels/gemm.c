@@ -1,0 +1,383 @@
+/*
+ * ops/kernels/gemm.c - single-precision GEMM: C = alpha * op(A) op(B) + beta * C.
+ *
+ * The GotoBLAS / BLIS scheme, row-major:
+ *
+ *   for jc in N by NC:                      B panel  KC x NC  (shared by all threads)
+ *     for pc in K by KC:                    pack op(B)[pc.., jc..] into NR-wide slivers
+ *       for ic in M by MC:                  A block  MC x KC  (shared by all threads)
+ *         pack op(A)[ic.., pc..] into MR-tall slivers
+ *         for jr in NC by NR, ir in MC by MR:      (split across threads)
+ *           C[ic+ir.., jc+jr..] (MR x NR) = alpha * sliver(A) sliver(B) + beta' * C
+ *
+ * with beta' = beta for the first K block and 1 after it. Transposes are absorbed by
+ * the packing routines, so the micro-kernel only ever sees one layout. Edge tiles are
+ * packed with zeros and computed through a local MR x NR tile.
+ *
+ * Determinism: MC, NC, KC, MR and NR depend only on the CPU (which micro-kernel it
+ * runs), never on the thread count, and each tile of C is owned by exactly one
+ * thread, which sums K in the same order as any other thread would. So every thread
+ * count gives the same bits.
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "nabla/op.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/* Below this many multiply-adds (M*N*K) nb_gemm uses a plain loop, no packing. */
+#define GEMM_SMALL 32768
+/* Below this many multiply-adds the blocked path stays on one thread. */
+#define GEMM_PAR_MIN (1 << 20)
+
+/* Writes the MR x NR tile C (row stride ldc) = alpha * sum_k a[k*MR + i] b[k*NR + j]
+ * + beta * C, for k in [0, KC) in increasing order. beta == 0 does not read C. a is an
+ * MR-tall packed sliver of A, b an NR-wide packed sliver of B (64-byte aligned). */
+typedef void (*gemm_kernel)(int64_t KC, const float *a, const float *b, float *c,
+                            int64_t ldc, float alpha, float beta);
+
+/* A micro-kernel and the blocking that suits it. MC is a multiple of MR, NC of NR. */
+typedef struct gemm_arch {
+    gemm_kernel kernel;
+    int64_t MR, NR;
+    int64_t MC, KC, NC;
+} gemm_arch;
+
+/* ---- micro-kernels ------------------------------------------------------------------ */
+
+/* Portable C: 4 x 16, left to the compiler's vectorizer. */
+enum { GEN_MR = 4, GEN_NR = 16 };
+
+static void kernel_generic(int64_t KC, const float *a, const float *b, float *c,
+                           int64_t ldc, float alpha, float beta)
+{
+    float acc[GEN_MR][GEN_NR] = {{0}};
+    for (int64_t k = 0; k < KC; k++) {
+        for (int i = 0; i < GEN_MR; i++) {
+            float ai = a[k * GEN_MR + i];
+            for (int j = 0; j < GEN_NR; j++)
+                acc[i][j] += ai * b[k * GEN_NR + j];
+        }
+    }
+    for (int i = 0; i < GEN_MR; i++) {
+        float *ci = c + i * ldc;
+        for (int j = 0; j < GEN_NR; j++)
+            ci[j] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * ci[j];
+    }
+}
+
+#if defined(__x86_64__)
+
+/* AVX2 + FMA: 6 x 16, twelve ymm accumulators. */
+enum { AVX2_MR = 6, AVX2_NR = 16 };
+
+__attribute__((target("avx2,fma")))
+static void kernel_avx2(int64_t KC, const float *a, const float *b, float *c, int64_t ldc,
+                        float alpha, float beta)
+{
+    __m256 acc[AVX2_MR][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < AVX2_MR; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < KC; k++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < AVX2_MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += AVX2_MR;
+        b += AVX2_NR;
+    }
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
+    for (int i = 0; i < AVX2_MR; i++) {
+        float *ci = c + i * ldc;
+        __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
+        if (beta != 0.0f) {
+            r0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), r0);
+            r1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8), r1);
+        }
+        _mm256_storeu_ps(ci, r0);
+        _mm256_storeu_ps(ci + 8, r1);
+    }
+}
+
+/* AVX-512F: 12 x 32, twenty-four zmm accumulators; A is broadcast from memory. */
+enum { AVX512_MR = 12, AVX512_NR = 32 };
+
+__attribute__((target("avx512f")))
+static void kernel_avx512(int64_t KC, const float *a, const float *b, float *c,
+                          int64_t ldc, float alpha, float beta)
+{
+    __m512 acc[AVX512_MR][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < AVX512_MR; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < KC; k++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < AVX512_MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += AVX512_MR;
+        b += AVX512_NR;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 12
+    for (int i = 0; i < AVX512_MR; i++) {
+        float *ci = c + i * ldc;
+        __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
+        if (beta != 0.0f) {
+            r0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), r0);
+            r1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci + 16), r1);
+        }
+        _mm512_storeu_ps(ci, r0);
+        _mm512_storeu_ps(ci + 16, r1);
+    }
+}
+
+#endif /* __x86_64__ */
+
+/* The best micro-kernel this CPU runs, with its blocking: an MC x KC block of A fits
+ * in L2, a KC x NR sliver of B in L1. */
+static gemm_arch gemm_arch_get(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return (gemm_arch){kernel_avx512, AVX512_MR, AVX512_NR, 240, 384, 4096};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return (gemm_arch){kernel_avx2, AVX2_MR, AVX2_NR, 144, 256, 4096};
+#endif
+    return (gemm_arch){kernel_generic, GEN_MR, GEN_NR, 128, 256, 4096};
+}
+
+/* ---- packing -------------------------------------------------------------------------- */
+
+/* Packs rows [0, m) x columns [0, KC) of op(A), starting at A's element (i0, k0) of
+ * op(A), into one MR-tall sliver: dst[k*MR + i] = op(A)[i0+i][k0+k], zero for i >= m. */
+static void pack_a(bool trans_a, const float *A, int64_t lda, int64_t i0, int64_t k0,
+                   int64_t m, int64_t KC, int64_t MR, float *dst)
+{
+    if (trans_a) {
+        /* op(A)[i][k] = A[k][i]: the MR values of one k are contiguous. */
+        for (int64_t k = 0; k < KC; k++) {
+            const float *src = A + (k0 + k) * lda + i0;
+            float *d = dst + k * MR;
+            int64_t i = 0;
+            for (; i < m; i++)
+                d[i] = src[i];
+            for (; i < MR; i++)
+                d[i] = 0.0f;
+        }
+        return;
+    }
+    for (int64_t i = 0; i < MR; i++) {
+        float *d = dst + i;
+        if (i >= m) {
+            for (int64_t k = 0; k < KC; k++)
+                d[k * MR] = 0.0f;
+            continue;
+        }
+        const float *src = A + (i0 + i) * lda + k0;
+        for (int64_t k = 0; k < KC; k++)
+            d[k * MR] = src[k];
+    }
+}
+
+/* Packs rows [0, KC) x columns [0, n) of op(B), starting at op(B)'s element (k0, j0),
+ * into one NR-wide sliver: dst[k*NR + j] = op(B)[k0+k][j0+j], zero for j >= n. */
+static void pack_b(bool trans_b, const float *B, int64_t ldb, int64_t k0, int64_t j0,
+                   int64_t n, int64_t KC, int64_t NR, float *dst)
+{
+    if (!trans_b) {
+        for (int64_t k = 0; k < KC; k++) {
+            const float *src = B + (k0 + k) * ldb + j0;
+            float *d = dst + k * NR;
+            int64_t j = 0;
+            for (; j < n; j++)
+                d[j] = src[j];
+            for (; j < NR; j++)
+                d[j] = 0.0f;
+        }
+        return;
+    }
+    /* op(B)[k][j] = B[j][k]: walk each row of B along k. */
+    for (int64_t j = 0; j < NR; j++) {
+        float *d = dst + j;
+        if (j >= n) {
+            for (int64_t k = 0; k < KC; k++)
+                d[k * NR] = 0.0f;
+            continue;
+        }
+        const float *src = B + (j0 + j) * ldb + k0;
+        for (int64_t k = 0; k < KC; k++)
+            d[k * NR] = src[k];
+    }
+}
+
+/* ---- drivers ---------------------------------------------------------------------------- */
+
+/* C (M x N, row stride ldc) = beta * C; beta == 0 writes zeros without reading C. */
+static void gemm_scale(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
+{
+    for (int64_t i = 0; i < M; i++) {
+        float *ci = C + i * ldc;
+        if (beta == 0.0f)
+            memset(ci, 0, (size_t)N * sizeof(float));
+        else if (beta != 1.0f)
+            for (int64_t j = 0; j < N; j++)
+                ci[j] *= beta;
+    }
+}
+
+/* The small-size path: one dot product per element of C, K in increasing order. */
+static void gemm_small(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                       float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                       float beta, float *C, int64_t ldc)
+{
+    int64_t sak = trans_a ? lda : 1, sai = trans_a ? 1 : lda;
+    int64_t sbk = trans_b ? 1 : ldb, sbj = trans_b ? ldb : 1;
+    for (int64_t i = 0; i < M; i++) {
+        for (int64_t j = 0; j < N; j++) {
+            float s = 0.0f;
+            for (int64_t k = 0; k < K; k++)
+                s += A[i * sai + k * sak] * B[k * sbk + j * sbj];
+            float *c = C + i * ldc + j;
+            *c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
+        }
+    }
+}
+
+/* The MR x NR tile at C for a packed A sliver and B sliver, of which only m x n lies
+ * inside C. Edge tiles go through a local tile so the kernel never touches memory
+ * outside C, and do the same arithmetic as full tiles. */
+static void gemm_tile(const gemm_arch *g, int64_t KC, const float *a, const float *b,
+                      float *C, int64_t ldc, int64_t m, int64_t n, float alpha, float beta)
+{
+    if (m == g->MR && n == g->NR) {
+        g->kernel(KC, a, b, C, ldc, alpha, beta);
+        return;
+    }
+    _Alignas(64) float tile[16 * 32];
+    assert(g->MR * g->NR <= 16 * 32);
+    if (beta != 0.0f)
+        for (int64_t i = 0; i < m; i++)
+            memcpy(tile + i * g->NR, C + i * ldc, (size_t)n * sizeof(float));
+    g->kernel(KC, a, b, tile, g->NR, alpha, beta);
+    for (int64_t i = 0; i < m; i++)
+        memcpy(C + i * ldc, tile + i * g->NR, (size_t)n * sizeof(float));
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+/*
+ * C = alpha * op(A) op(B) + beta * C; see nabla/op.h for the contract. op(A) is M x K,
+ * op(B) is K x N, C is M x N, all row-major with the given row strides. Returns NB_OK,
+ * NB_ERR_ARG for negative sizes, strides shorter than a row or a NULL matrix, or
+ * NB_ERR_NOMEM (C untouched) when step memory cannot hold the packing buffers.
+ * alpha == 0 or K == 0 give C = beta * C without reading A or B. Like all step memory
+ * users it must not run on several threads at once; inside someone else's parallel
+ * region it runs on one thread.
+ */
+nb_status nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                  float *C, int64_t ldc)
+{
+    if (M < 0 || N < 0 || K < 0 || ldc < N || lda < (trans_a ? M : K) ||
+        ldb < (trans_b ? K : N) || ((!A || !B) && K > 0 && alpha != 0.0f) ||
+        (!C && M > 0 && N > 0))
+        return nb_set_error(NB_ERR_ARG,
+                            "gemm: bad arguments: M=%lld N=%lld K=%lld lda=%lld ldb=%lld "
+                            "ldc=%lld (trans_a=%d, trans_b=%d), or a NULL matrix",
+                            (long long)M, (long long)N, (long long)K, (long long)lda,
+                            (long long)ldb, (long long)ldc, trans_a, trans_b);
+    if (M == 0 || N == 0)
+        return NB_OK;
+    if (K == 0 || alpha == 0.0f) {
+        gemm_scale(M, N, beta, C, ldc);
+        return NB_OK;
+    }
+    if (M * N * K <= GEMM_SMALL) {
+        gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return NB_OK;
+    }
+
+    const gemm_arch g = gemm_arch_get();
+    const int64_t MR = g.MR, NR = g.NR;
+    const int64_t MC = min64(g.MC, round_up(M, MR));
+    const int64_t NC = min64(g.NC, round_up(N, NR));
+    const int64_t KC = min64(g.KC, K);
+
+    nb_step_mark mark = nb_step_mark_get();
+    float *a_pack = nb_step_alloc((size_t)(MC * KC) * sizeof(float));
+    float *b_pack = a_pack ? nb_step_alloc((size_t)(NC * KC) * sizeof(float)) : NULL;
+    if (!b_pack) {
+        nb_step_rewind(mark);
+        return NB_ERR_NOMEM;
+    }
+
+#pragma omp parallel if (M * N * K >= GEMM_PAR_MIN)
+    for (int64_t jc = 0; jc < N; jc += NC) {
+        const int64_t nc = min64(NC, N - jc);
+        const int64_t n_js = (nc + NR - 1) / NR;
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            const int64_t kc = min64(KC, K - pc);
+            const float beta_p = pc == 0 ? beta : 1.0f;
+#pragma omp for schedule(static)
+            for (int64_t js = 0; js < n_js; js++)
+                pack_b(trans_b, B, ldb, pc, jc + js * NR, min64(NR, nc - js * NR), kc, NR,
+                       b_pack + js * NR * kc);
+            for (int64_t ic = 0; ic < M; ic += MC) {
+                const int64_t mc = min64(MC, M - ic);
+                const int64_t n_is = (mc + MR - 1) / MR;
+#pragma omp for schedule(static)
+                for (int64_t is = 0; is < n_is; is++)
+                    pack_a(trans_a, A, lda, ic + is * MR, pc, min64(MR, mc - is * MR), kc,
+                           MR, a_pack + is * MR * kc);
+#pragma omp for collapse(2) schedule(static)
+                for (int64_t js = 0; js < n_js; js++) {
+                    for (int64_t is = 0; is < n_is; is++) {
+                        int64_t i = ic + is * MR, j = jc + js * NR;
+                        gemm_tile(&g, kc, a_pack + is * MR * kc, b_pack + js * NR * kc,
+                                  C + i * ldc + j, ldc, min64(MR, M - i), min64(NR, N - j),
+                                  alpha, beta_p);
+                    }
+                }
+            }
+        }
+    }
+
+    nb_step_rewind(mark);
+    return NB_OK;
+}
+
+/*
+ * The plain triple loop with nb_gemm's contract, each element accumulated in double in
+ * increasing K. Single-threaded; no memory of its own.
+ */
+void nb_gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                 float *C, int64_t ldc)
+{
+    for (int64_t i = 0; i < M; i++) {
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; k++) {
+                double a = trans_a ? A[k * lda + i] : A[i * lda + k];
+                double b = trans_b ? B[j * ldb + k] : B[k * ldb + j];
+                s += a * b;
+            }
+            float *c = C + i * ldc + j;
+            *c = beta == 0.0f ? (float)(alpha * s) : (float)(alpha * s + (double)beta * *c);
+        }
+    }
+}
