@@ -1,0 +1,142 @@
+/*
+ * cross_entropy: softmax cross-entropy of logits x [N,C] and labels t [N] (class
+ * indices 0..C-1 stored as floats), with a max-subtracted log-sum-exp per row:
+ *
+ *     m_n = max_c x[n,c],   s_n = sum_c e^(x[n,c] - m_n)
+ *     l_n = m_n + ln s_n - x[n,t_n],          out = mean(l) | sum(l) | l   (over N)
+ *
+ *     dx[n,c] = g_n (softmax(x)[n,c] - [c == t_n]),   softmax(x)[n,c] = e^(x[n,c] - m_n) / s_n
+ *
+ * with g_n = dout_n (NONE), dout (SUM) or dout / N (MEAN). No gradient flows to the
+ * labels. Forward saves the softmax for backward (only when the logits need a
+ * gradient). A label that is not an integer in [0, C) is NB_ERR_ARG, reported by
+ * forward for the first such label. The losses are summed with nb_kernel_sum: the same
+ * bits for any thread count.
+ */
+#include <math.h>
+
+#include "nabla/op.h"
+#include "nabla/ops.h"
+
+typedef struct cross_entropy_params {
+    nb_reduction reduction;
+} cross_entropy_params;
+
+static nb_status cross_entropy_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
+{
+    const cross_entropy_params *prm = nb_op_params(ctx);
+    const nb_tensor *x = nb_op_input(ctx, 0), *t = nb_op_input(ctx, 1);
+    int r = (int)prm->reduction;
+    if (r < NB_REDUCE_MEAN || r > NB_REDUCE_NONE)
+        return nb_op_error(ctx, NB_ERR_ARG, "invalid reduction %d (expected NB_REDUCE_MEAN, "
+                                            "NB_REDUCE_SUM or NB_REDUCE_NONE)", r);
+    char sx[128], st[128];
+    if (x->ndim != 2 || t->ndim != 1 || t->shape[0] != x->shape[0])
+        return nb_op_error(ctx, NB_ERR_SHAPE, "expected logits [N,C] and labels [N], got %s "
+                                              "and %s", nb_tensor_shape_str(x, sx, sizeof sx),
+                           nb_tensor_shape_str(t, st, sizeof st));
+    if (x->shape[1] < 1)
+        return nb_op_error(ctx, NB_ERR_SHAPE, "logits %s have no classes (C = 0)",
+                           nb_tensor_shape_str(x, sx, sizeof sx));
+    if (r == NB_REDUCE_NONE) {
+        *ndim = 1;
+        shape[0] = x->shape[0];
+    } else {
+        *ndim = 0;
+    }
+    return NB_OK;
+}
+
+static nb_status cross_entropy_forward(nb_op_ctx *ctx, nb_tensor *out)
+{
+    const cross_entropy_params *prm = nb_op_params(ctx);
+    const nb_tensor *x = nb_op_input(ctx, 0), *t = nb_op_input(ctx, 1);
+    const float *xd = x->data, *td = t->data;
+    int64_t N = x->shape[0], C = x->shape[1];
+    bool none = prm->reduction == NB_REDUCE_NONE;
+
+    for (int64_t n = 0; n < N; n++) {
+        double label = td[n];
+        if (!(label >= 0.0 && label < (double)C && label == floor(label)))
+            return nb_op_error(ctx, NB_ERR_ARG,
+                               "labels[%lld] = %g is not a class index in [0, %lld)",
+                               (long long)n, label, (long long)C);
+    }
+    float *prob = NULL;
+    if (nb_op_needs_grad(ctx) && x->requires_grad &&
+        !(prob = nb_op_save(ctx, (size_t)(N * C) * sizeof(float))))
+        return NB_ERR_NOMEM;
+
+    nb_step_mark mark = nb_step_mark_get();
+    float *l = none ? out->data : nb_step_alloc((size_t)N * sizeof(float));
+    if (!l)
+        return NB_ERR_NOMEM;
+#pragma omp parallel for if (N * C >= NB_PAR_MIN)
+    for (int64_t n = 0; n < N; n++) {
+        const float *row = xd + n * C;
+        float m = row[0];
+        for (int64_t c = 1; c < C; c++)
+            m = fmaxf(m, row[c]);
+        double s = 0.0;
+        for (int64_t c = 0; c < C; c++) {
+            float e = expf(row[c] - m);
+            s += e;
+            if (prob)
+                prob[n * C + c] = e;
+        }
+        l[n] = (float)((double)m + log(s) - (double)row[(int64_t)td[n]]);
+        if (prob) {
+            float inv = (float)(1.0 / s);
+            for (int64_t c = 0; c < C; c++)
+                prob[n * C + c] *= inv;
+        }
+    }
+    if (!none) {
+        double s = nb_kernel_sum(l, N);
+        out->data[0] = (float)(prm->reduction == NB_REDUCE_MEAN ? s / (double)N : s);
+        nb_step_rewind(mark);
+    }
+    return NB_OK;
+}
+
+static nb_status cross_entropy_backward(nb_op_ctx *ctx, const nb_tensor *out,
+                                        const nb_tensor *dout)
+{
+    (void)out;
+    nb_tensor *dx = nb_op_grad(ctx, 0);
+    if (!dx) /* only the labels require grad: they get none */
+        return NB_OK;
+    const cross_entropy_params *prm = nb_op_params(ctx);
+    const nb_tensor *x = nb_op_input(ctx, 0), *t = nb_op_input(ctx, 1);
+    const float *prob = nb_op_saved(ctx), *td = t->data, *g = dout->data;
+    float *dxd = dx->data;
+    int64_t N = x->shape[0], C = x->shape[1];
+    bool none = prm->reduction == NB_REDUCE_NONE;
+    float scale = 0.0f; /* dout for SUM, dout / N for MEAN */
+    if (!none)
+        scale = prm->reduction == NB_REDUCE_SUM ? g[0] : (float)(g[0] / (double)N);
+#pragma omp parallel for if (N * C >= NB_PAR_MIN)
+    for (int64_t n = 0; n < N; n++) {
+        float gn = none ? g[n] : scale;
+        int64_t label = (int64_t)td[n];
+        for (int64_t c = 0; c < C; c++)
+            dxd[n * C + c] += gn * (prob[n * C + c] - (c == label ? 1.0f : 0.0f));
+    }
+    return NB_OK;
+}
+
+static const nb_op cross_entropy_op = {
+    .name = "cross_entropy",
+    .n_inputs = 2,
+    .params_size = sizeof(cross_entropy_params),
+    .shape = cross_entropy_shape,
+    .forward = cross_entropy_forward,
+    .backward = cross_entropy_backward,
+};
+
+nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *labels, nb_reduction reduction)
+{
+    nb_tensor *in[2] = {logits, labels};
+    cross_entropy_params prm = {.reduction = reduction};
+    return nb_op_apply(&cross_entropy_op, in, 2, &prm);
+}

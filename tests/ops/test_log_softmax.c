@@ -1,0 +1,2 @@
+/* log_softmax tests: being written. */
+#include "../common.h"

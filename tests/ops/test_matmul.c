@@ -1,0 +1,2 @@
+/* matmul tests: being written. */
+#include "../common.h"
