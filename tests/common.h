@@ -40,13 +40,15 @@ static inline nb_tensor *rand_tensor(int ndim, const int64_t *shape, float lo, f
     return t;
 }
 
-/* Asserts |got[i] - want[i]| <= atol + rtol * |want[i]| for every i. */
+/* Asserts |got[i] - want[i]| <= atol + rtol * |want[i]| for every i (equal infinities
+ * and NaN against NaN count as close). */
 static inline void assert_close(const float *got, const double *want, int64_t n, double atol,
                                 double rtol, const char *what)
 {
     for (int64_t i = 0; i < n; i++) {
         double err = fabs((double)got[i] - want[i]);
-        cr_assert(err <= atol + rtol * fabs(want[i]) || (isnan(want[i]) && isnan(got[i])),
+        bool same_special = (isnan(want[i]) && isnan(got[i])) || (double)got[i] == want[i];
+        cr_assert(err <= atol + rtol * fabs(want[i]) || same_special,
                   "%s[%lld]: got %.9g, want %.9g", what, (long long)i, got[i], want[i]);
     }
 }
