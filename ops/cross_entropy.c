@@ -2,7 +2,7 @@
  * cross_entropy: softmax cross-entropy of logits x [N,C] and labels t [N] (class
  * indices 0..C-1 stored as floats), with a max-subtracted log-sum-exp per row:
  *
- *     m_n = max_c x[n,c],   s_n = sum_c e^(x[n,c] - m_n)
+ *     m_n = max_c x[n,c],   s_n = sum_c e^(x[n,c] - m_n)      (s_n summed in double)
  *     l_n = m_n + ln s_n - x[n,t_n],          out = mean(l) | sum(l) | l   (over N)
  *
  *     dx[n,c] = g_n (softmax(x)[n,c] - [c == t_n]),   softmax(x)[n,c] = e^(x[n,c] - m_n) / s_n

@@ -17,7 +17,8 @@ static nb_tensor *f_reshape(nb_tensor *const *in, void *ud)
 }
 
 /* Asserts y has shape `want` (ndim dims) and x's values in the same order. */
-static void check_reshape(const nb_tensor *x, const nb_tensor *y, int ndim, const int64_t *want)
+static void check_reshape(const nb_tensor *x, const nb_tensor *y, int ndim,
+                          const int64_t *want)
 {
     cr_assert_not_null(y, "%s", nb_error());
     cr_assert_eq(y->ndim, ndim);
@@ -108,8 +109,9 @@ Test(reshape, errors)
                  "reshape: dimension 1 of [2,-3] is negative");
     assert_error(nb_reshape(x, -1, (int64_t[]){6}), NB_ERR_ARG,
                  "reshape: ndim -1 is outside [0, 6]");
-    assert_error(nb_reshape(x, NB_MAX_DIMS + 1, (int64_t[NB_MAX_DIMS + 1]){6, 1, 1, 1, 1, 1, 1}),
-                 NB_ERR_ARG, "reshape: ndim 7 is outside [0, 6]");
+    const int64_t seven[NB_MAX_DIMS + 1] = {6, 1, 1, 1, 1, 1, 1};
+    assert_error(nb_reshape(x, NB_MAX_DIMS + 1, seven), NB_ERR_ARG,
+                 "reshape: ndim 7 is outside [0, 6]");
     assert_error(nb_reshape(x, 2, NULL), NB_ERR_ARG, "reshape: shape is NULL for ndim 2");
     nb_error_clear();
     assert_error(nb_reshape(NULL, NB_SHAPE(6)), NB_ERR_NULL, "reshape: input 0 is NULL");
