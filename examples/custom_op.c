@@ -24,9 +24,9 @@ static nb_status softplus_forward(nb_op_ctx *ctx, nb_tensor *y)
     const float *x = nb_op_input(ctx, 0)->data;
     float *yd = y->data;
     int64_t n = y->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         yd[i] = fmaxf(x[i], 0.0f) + log1pf(expf(-fabsf(x[i])));
+    });
     return NB_OK;
 }
 
@@ -36,9 +36,9 @@ static nb_status softplus_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_
     const float *x = nb_op_input(ctx, 0)->data, *g = dy->data;
     float *dx = nb_op_grad(ctx, 0)->data; /* one input: never NULL here */
     int64_t n = dy->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         dx[i] += g[i] / (1.0f + expf(-x[i]));
+    });
     return NB_OK;
 }
 

@@ -14,9 +14,9 @@ static nb_status add_scalar_forward(nb_op_ctx *ctx, nb_tensor *y)
     const float *x = nb_op_input(ctx, 0)->data;
     float *yd = y->data, s = p->s;
     int64_t n = y->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         yd[i] = x[i] + s;
+    });
     return NB_OK;
 }
 

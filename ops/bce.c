@@ -77,9 +77,9 @@ static nb_status bce_forward(nb_op_ctx *ctx, nb_tensor *out)
     float *l = none ? out->data : nb_step_alloc((size_t)n * sizeof(float));
     if (!l)
         return NB_ERR_NOMEM;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         l[i] = -(yd[i] * clamped_log(pd[i]) + (1.0f - yd[i]) * clamped_log1m(pd[i]));
+    });
     if (!none) {
         double s = nb_kernel_sum(l, n);
         out->data[0] = (float)(prm->reduction == NB_REDUCE_MEAN ? s / (double)n : s);
@@ -101,8 +101,7 @@ static nb_status bce_backward(nb_op_ctx *ctx, const nb_tensor *out, const nb_ten
     float scale = 0.0f; /* dout for SUM, dout / n for MEAN */
     if (!none)
         scale = prm->reduction == NB_REDUCE_SUM ? g[0] : (float)(g[0] / (double)n);
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
+    NB_PARALLEL_FOR(i, n, {
         float gi = none ? g[i] : scale, q = 1.0f - pd[i], pq = pd[i] * q;
         float lp = clamped_log(pd[i]), lq = clamped_log1m(pd[i]);
         if (dpd) {
@@ -114,7 +113,7 @@ static nb_status bce_backward(nb_op_ctx *ctx, const nb_tensor *out, const nb_ten
         }
         if (dyd)
             dyd[i] += gi * (lq - lp);
-    }
+    });
     return NB_OK;
 }
 

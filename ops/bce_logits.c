@@ -60,9 +60,9 @@ static nb_status bce_logits_forward(nb_op_ctx *ctx, nb_tensor *out)
     float *l = none ? out->data : nb_step_alloc((size_t)n * sizeof(float));
     if (!l)
         return NB_ERR_NOMEM;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         l[i] = fmaxf(zd[i], 0.0f) - zd[i] * yd[i] + log1pf(expf(-fabsf(zd[i])));
+    });
     if (!none) {
         double s = nb_kernel_sum(l, n);
         out->data[0] = (float)(prm->reduction == NB_REDUCE_MEAN ? s / (double)n : s);
@@ -85,14 +85,13 @@ static nb_status bce_logits_backward(nb_op_ctx *ctx, const nb_tensor *out,
     float scale = 0.0f; /* dout for SUM, dout / n for MEAN */
     if (!none)
         scale = prm->reduction == NB_REDUCE_SUM ? g[0] : (float)(g[0] / (double)n);
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
+    NB_PARALLEL_FOR(i, n, {
         float gi = none ? g[i] : scale;
         if (dzd)
             dzd[i] += gi * (stable_sigmoid(zd[i]) - yd[i]);
         if (dyd)
             dyd[i] -= gi * zd[i];
-    }
+    });
     return NB_OK;
 }
 

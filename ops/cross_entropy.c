@@ -71,8 +71,7 @@ static nb_status cross_entropy_forward(nb_op_ctx *ctx, nb_tensor *out)
     float *l = none ? out->data : nb_step_alloc((size_t)N * sizeof(float));
     if (!l)
         return NB_ERR_NOMEM;
-#pragma omp parallel for if (N * C >= NB_PAR_MIN)
-    for (int64_t n = 0; n < N; n++) {
+    NB_PARALLEL_FOR_IF(N * C >= NB_PAR_MIN, n, N, {
         const float *row = xd + n * C;
         float m = row[0];
         for (int64_t c = 1; c < C; c++)
@@ -90,7 +89,7 @@ static nb_status cross_entropy_forward(nb_op_ctx *ctx, nb_tensor *out)
             for (int64_t c = 0; c < C; c++)
                 prob[n * C + c] *= inv;
         }
-    }
+    });
     if (!none) {
         double s = nb_kernel_sum(l, N);
         out->data[0] = (float)(prm->reduction == NB_REDUCE_MEAN ? s / (double)N : s);
@@ -115,13 +114,12 @@ static nb_status cross_entropy_backward(nb_op_ctx *ctx, const nb_tensor *out,
     float scale = 0.0f; /* dout for SUM, dout / N for MEAN */
     if (!none)
         scale = prm->reduction == NB_REDUCE_SUM ? g[0] : (float)(g[0] / (double)N);
-#pragma omp parallel for if (N * C >= NB_PAR_MIN)
-    for (int64_t n = 0; n < N; n++) {
+    NB_PARALLEL_FOR_IF(N * C >= NB_PAR_MIN, n, N, {
         float gn = none ? g[n] : scale;
         int64_t label = (int64_t)td[n];
         for (int64_t c = 0; c < C; c++)
             dxd[n * C + c] += gn * (prob[n * C + c] - (c == label ? 1.0f : 0.0f));
-    }
+    });
     return NB_OK;
 }
 

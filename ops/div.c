@@ -46,13 +46,12 @@ static nb_status div_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tenso
     if (b->size == n && (!da || da->size == n) && (!db || db->size == n)) {
         /* No broadcasting at all: one pass, straight into the gradients. */
         float *pa = da ? da->data : NULL, *pb = db ? db->data : NULL;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) {
+        NB_PARALLEL_FOR(i, n, {
             if (pa)
                 pa[i] += g[i] / bd[i];
             if (pb)
                 pb[i] -= g[i] * yd[i] / bd[i];
-        }
+        });
         return NB_OK;
     }
 
@@ -66,9 +65,9 @@ static nb_status div_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tenso
     }
     if (db) {
         float *td = t->data;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-        for (int64_t i = 0; i < n; i++)
+        NB_PARALLEL_FOR(i, n, {
             td[i] = g[i] * yd[i];
+        });
         nb_broadcast_apply(t, t, b, neg_div_run, NULL); /* in place: run k reads then writes k */
         nb_grad_accumulate(db, t);
     }

@@ -60,11 +60,10 @@ static nb_status log_softmax_forward(nb_op_ctx *ctx, nb_tensor *y)
     const float *x = nb_op_input(ctx, 0)->data;
     int64_t O, L, I;
     log_softmax_split(ctx, &O, &L, &I);
-#pragma omp parallel for if (y->size >= NB_PAR_MIN)
-    for (int64_t t = 0; t < O * I; t++) {
+    NB_PARALLEL_FOR_IF(y->size >= NB_PAR_MIN, t, O * I, {
         int64_t base = t / I * L * I + t % I;
         log_softmax_lane(y->data + base, x + base, L, I);
-    }
+    });
     return NB_OK;
 }
 
@@ -73,8 +72,7 @@ static nb_status log_softmax_backward(nb_op_ctx *ctx, const nb_tensor *y, const 
     float *dx = nb_op_grad(ctx, 0)->data;
     int64_t O, L, I;
     log_softmax_split(ctx, &O, &L, &I);
-#pragma omp parallel for if (y->size >= NB_PAR_MIN)
-    for (int64_t t = 0; t < O * I; t++) {
+    NB_PARALLEL_FOR_IF(y->size >= NB_PAR_MIN, t, O * I, {
         int64_t base = t / I * L * I + t % I;
         const float *yl = y->data + base, *g = dy->data + base;
         float *d = dx + base;
@@ -83,7 +81,7 @@ static nb_status log_softmax_backward(nb_op_ctx *ctx, const nb_tensor *y, const 
             sum += g[l * I];
         for (int64_t l = 0; l < L; l++)
             d[l * I] += g[l * I] - expf(yl[l * I]) * (float)sum;
-    }
+    });
     return NB_OK;
 }
 

@@ -68,15 +68,14 @@ static nb_status mean_forward(nb_op_ctx *ctx, nb_tensor *y)
     const float *xd = x->data;
     float *yd = y->data;
     if (I == 1) {
-#pragma omp parallel for if (x->size >= NB_PAR_MIN)
-        for (int64_t o = 0; o < O; o++)
+        NB_PARALLEL_FOR_IF(x->size >= NB_PAR_MIN, o, O, {
             yd[o] = (float)(nb_kernel_sum(xd + o * L, L) / (double)L);
+        });
         return NB_OK;
     }
     /* Tasks are MEAN_COLS-wide column blocks of one o. */
     int64_t n_blocks = (I + MEAN_COLS - 1) / MEAN_COLS;
-#pragma omp parallel for if (x->size >= NB_PAR_MIN)
-    for (int64_t t = 0; t < O * n_blocks; t++) {
+    NB_PARALLEL_FOR_IF(x->size >= NB_PAR_MIN, t, O * n_blocks, {
         int64_t o = t / n_blocks, i0 = t % n_blocks * MEAN_COLS;
         int64_t w = I - i0 < MEAN_COLS ? I - i0 : MEAN_COLS;
         double acc[MEAN_COLS] = {0};
@@ -87,7 +86,7 @@ static nb_status mean_forward(nb_op_ctx *ctx, nb_tensor *y)
         }
         for (int64_t i = 0; i < w; i++)
             yd[o * I + i0 + i] = (float)(acc[i] / (double)L);
-    }
+    });
     return NB_OK;
 }
 
@@ -100,22 +99,21 @@ static nb_status mean_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tens
     const float *g = dy->data;
     if (p->all) {
         float g0 = (float)(g[0] / (double)x->size);
-#pragma omp parallel for if (x->size >= NB_PAR_MIN)
-        for (int64_t k = 0; k < x->size; k++)
+        NB_PARALLEL_FOR(k, x->size, {
             dx[k] += g0;
+        });
         return NB_OK;
     }
     int64_t O, L, I;
     mean_split(x, p->axis < 0 ? p->axis + x->ndim : p->axis, &O, &L, &I);
     float inv_L = (float)(1.0 / (double)L);
     /* Row (o, l) of dx gets row o of dy, scaled. */
-#pragma omp parallel for if (x->size >= NB_PAR_MIN)
-    for (int64_t r = 0; r < O * L; r++) {
+    NB_PARALLEL_FOR_IF(x->size >= NB_PAR_MIN, r, O * L, {
         float *d = dx + r * I;
         const float *gr = g + r / L * I;
         for (int64_t i = 0; i < I; i++)
             d[i] += gr[i] * inv_L;
-    }
+    });
     return NB_OK;
 }
 

@@ -48,11 +48,10 @@ static nb_status mse_forward(nb_op_ctx *ctx, nb_tensor *out)
     float *l = none ? out->data : nb_step_alloc((size_t)n * sizeof(float));
     if (!l)
         return NB_ERR_NOMEM;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
+    NB_PARALLEL_FOR(i, n, {
         float d = pd[i] - yd[i];
         l[i] = d * d;
-    }
+    });
     if (!none) {
         double s = nb_kernel_sum(l, n);
         out->data[0] = (float)(prm->reduction == NB_REDUCE_MEAN ? s / (double)n : s);
@@ -74,14 +73,13 @@ static nb_status mse_backward(nb_op_ctx *ctx, const nb_tensor *out, const nb_ten
     float scale = 0.0f; /* dout for SUM, dout / n for MEAN */
     if (!none)
         scale = prm->reduction == NB_REDUCE_SUM ? g[0] : (float)(g[0] / (double)n);
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
+    NB_PARALLEL_FOR(i, n, {
         float d = 2.0f * (pd[i] - yd[i]) * (none ? g[i] : scale);
         if (dpd)
             dpd[i] += d;
         if (dyd)
             dyd[i] -= d;
-    }
+    });
     return NB_OK;
 }
 

@@ -30,9 +30,9 @@ static nb_status mul_grad(nb_tensor *dx, const nb_tensor *dy, const nb_tensor *o
     if (dx->size == n && other->size == n) { /* no broadcasting at all */
         float *d = dx->data;
         const float *g = dy->data, *o = other->data;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-        for (int64_t i = 0; i < n; i++)
+        NB_PARALLEL_FOR(i, n, {
             d[i] += g[i] * o[i];
+        });
         return NB_OK;
     }
     nb_step_mark mark = nb_step_mark_get();

@@ -21,9 +21,9 @@ static nb_status pow_forward(nb_op_ctx *ctx, nb_tensor *y)
     const float *x = nb_op_input(ctx, 0)->data;
     float *yd = y->data, p = pp->p;
     int64_t n = y->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         yd[i] = powf(x[i], p);
+    });
     return NB_OK;
 }
 
@@ -37,9 +37,9 @@ static nb_status pow_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tenso
     const float *x = nb_op_input(ctx, 0)->data, *g = dy->data;
     float *d = dx->data, pm1 = p - 1.0f;
     int64_t n = y->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         d[i] += g[i] * p * powf(x[i], pm1);
+    });
     return NB_OK;
 }
 

@@ -14,9 +14,9 @@ static nb_status relu_forward(nb_op_ctx *ctx, nb_tensor *y)
     const float *x = nb_op_input(ctx, 0)->data;
     float *yd = y->data;
     int64_t n = y->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         yd[i] = x[i] > 0.0f || isnan(x[i]) ? x[i] : 0.0f;
+    });
     return NB_OK;
 }
 
@@ -26,10 +26,10 @@ static nb_status relu_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tens
     const float *x = nb_op_input(ctx, 0)->data, *g = dy->data;
     float *d = dx->data;
     int64_t n = y->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         if (x[i] > 0.0f)
             d[i] += g[i];
+    });
     return NB_OK;
 }
 

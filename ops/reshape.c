@@ -86,9 +86,9 @@ static nb_status reshape_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_t
     float *dx = nb_op_grad(ctx, 0)->data;
     const float *g = dy->data;
     int64_t n = y->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         dx[i] += g[i];
+    });
     return NB_OK;
 }
 

@@ -62,11 +62,10 @@ static nb_status softmax_forward(nb_op_ctx *ctx, nb_tensor *y)
     const float *x = nb_op_input(ctx, 0)->data;
     int64_t O, L, I;
     softmax_split(ctx, &O, &L, &I);
-#pragma omp parallel for if (y->size >= NB_PAR_MIN)
-    for (int64_t t = 0; t < O * I; t++) {
+    NB_PARALLEL_FOR_IF(y->size >= NB_PAR_MIN, t, O * I, {
         int64_t base = t / I * L * I + t % I;
         softmax_lane(y->data + base, x + base, L, I);
-    }
+    });
     return NB_OK;
 }
 
@@ -75,8 +74,7 @@ static nb_status softmax_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_t
     float *dx = nb_op_grad(ctx, 0)->data;
     int64_t O, L, I;
     softmax_split(ctx, &O, &L, &I);
-#pragma omp parallel for if (y->size >= NB_PAR_MIN)
-    for (int64_t t = 0; t < O * I; t++) {
+    NB_PARALLEL_FOR_IF(y->size >= NB_PAR_MIN, t, O * I, {
         int64_t base = t / I * L * I + t % I;
         const float *yl = y->data + base, *g = dy->data + base;
         float *d = dx + base;
@@ -85,7 +83,7 @@ static nb_status softmax_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_t
             dot += (double)g[l * I] * yl[l * I];
         for (int64_t l = 0; l < L; l++)
             d[l * I] += yl[l * I] * (g[l * I] - (float)dot);
-    }
+    });
     return NB_OK;
 }
 

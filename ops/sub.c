@@ -35,9 +35,9 @@ static nb_status sub_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tenso
     int64_t n = dy->size;
     if (db->size == n) { /* not broadcast: subtract in place */
         float *d = db->data;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-        for (int64_t i = 0; i < n; i++)
+        NB_PARALLEL_FOR(i, n, {
             d[i] -= g[i];
+        });
         return NB_OK;
     }
     /* Broadcast: sum -dy back to b's shape (negation is exact, so this is -sum(dy)). */
@@ -46,9 +46,9 @@ static nb_status sub_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tenso
     if (!ndy)
         return NB_ERR_NOMEM;
     float *s = ndy->data;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         s[i] = -g[i];
+    });
     nb_grad_accumulate(db, ndy);
     nb_step_rewind(mark);
     return NB_OK;

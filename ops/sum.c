@@ -67,15 +67,14 @@ static nb_status sum_forward(nb_op_ctx *ctx, nb_tensor *y)
     const float *xd = x->data;
     float *yd = y->data;
     if (I == 1) {
-#pragma omp parallel for if (x->size >= NB_PAR_MIN)
-        for (int64_t o = 0; o < O; o++)
+        NB_PARALLEL_FOR_IF(x->size >= NB_PAR_MIN, o, O, {
             yd[o] = (float)nb_kernel_sum(xd + o * L, L);
+        });
         return NB_OK;
     }
     /* Tasks are SUM_COLS-wide column blocks of one o. */
     int64_t n_blocks = (I + SUM_COLS - 1) / SUM_COLS;
-#pragma omp parallel for if (x->size >= NB_PAR_MIN)
-    for (int64_t t = 0; t < O * n_blocks; t++) {
+    NB_PARALLEL_FOR_IF(x->size >= NB_PAR_MIN, t, O * n_blocks, {
         int64_t o = t / n_blocks, i0 = t % n_blocks * SUM_COLS;
         int64_t w = I - i0 < SUM_COLS ? I - i0 : SUM_COLS;
         double acc[SUM_COLS] = {0};
@@ -86,7 +85,7 @@ static nb_status sum_forward(nb_op_ctx *ctx, nb_tensor *y)
         }
         for (int64_t i = 0; i < w; i++)
             yd[o * I + i0 + i] = (float)acc[i];
-    }
+    });
     return NB_OK;
 }
 
@@ -99,21 +98,20 @@ static nb_status sum_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tenso
     const float *g = dy->data;
     if (p->all) {
         float g0 = g[0];
-#pragma omp parallel for if (x->size >= NB_PAR_MIN)
-        for (int64_t k = 0; k < x->size; k++)
+        NB_PARALLEL_FOR(k, x->size, {
             dx[k] += g0;
+        });
         return NB_OK;
     }
     int64_t O, L, I;
     sum_split(x, p->axis < 0 ? p->axis + x->ndim : p->axis, &O, &L, &I);
     /* Row (o, l) of dx gets row o of dy. */
-#pragma omp parallel for if (x->size >= NB_PAR_MIN)
-    for (int64_t r = 0; r < O * L; r++) {
+    NB_PARALLEL_FOR_IF(x->size >= NB_PAR_MIN, r, O * L, {
         float *d = dx + r * I;
         const float *gr = g + r / L * I;
         for (int64_t i = 0; i < I; i++)
             d[i] += gr[i];
-    }
+    });
     return NB_OK;
 }
 

@@ -11,9 +11,9 @@ static nb_status tanh_forward(nb_op_ctx *ctx, nb_tensor *y)
     const float *x = nb_op_input(ctx, 0)->data;
     float *yd = y->data;
     int64_t n = y->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         yd[i] = tanhf(x[i]);
+    });
     return NB_OK;
 }
 
@@ -23,9 +23,9 @@ static nb_status tanh_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tens
     const float *yd = y->data, *g = dy->data;
     float *d = dx->data;
     int64_t n = y->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         d[i] += g[i] * (1.0f - yd[i] * yd[i]);
+    });
     return NB_OK;
 }
 

@@ -27,8 +27,7 @@ static void transpose_copy(float *dst, const float *src, int64_t A, int64_t P, i
         /* A batch of P x Q matrices, moved TILE x TILE at a time so that both the rows
          * read and the rows written stay in cache. A task is one tile of dst. */
         int64_t tp = (P + TILE - 1) / TILE, tq = (Q + TILE - 1) / TILE;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-        for (int64_t t = 0; t < A * tq * tp; t++) {
+        NB_PARALLEL_FOR_IF(n >= NB_PAR_MIN, t, A * tq * tp, {
             int64_t a = t / (tq * tp), q0 = t / tp % tq * TILE, p0 = t % tp * TILE;
             int64_t q1 = min64(q0 + TILE, Q), p1 = min64(p0 + TILE, P);
             const float *s = src + a * P * Q;
@@ -36,12 +35,11 @@ static void transpose_copy(float *dst, const float *src, int64_t A, int64_t P, i
             for (int64_t q = q0; q < q1; q++)
                 for (int64_t p = p0; p < p1; p++)
                     d[q * P + p] = add ? d[q * P + p] + s[p * Q + q] : s[p * Q + q];
-        }
+        });
         return;
     }
     /* A task is one row (a, q, b) of dst: P runs of C contiguous elements. */
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t r = 0; r < A * Q * B; r++) {
+    NB_PARALLEL_FOR_IF(n >= NB_PAR_MIN, r, A * Q * B, {
         int64_t a = r / (Q * B), q = r / B % Q, b = r % B;
         float *d = dst + r * P * C;
         for (int64_t p = 0; p < P; p++) {
@@ -49,7 +47,7 @@ static void transpose_copy(float *dst, const float *src, int64_t A, int64_t P, i
             for (int64_t c = 0; c < C; c++)
                 d[p * C + c] = add ? d[p * C + c] + s[c] : s[c];
         }
-    }
+    });
 }
 
 /* The dims of x as 0 <= d0 <= d1 < ndim (already checked by transpose_shape). */

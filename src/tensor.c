@@ -132,9 +132,9 @@ nb_tensor *nb_tensor_rand(int ndim, const int64_t *shape, float lo, float hi, ui
         return NULL;
     float *x = t->data;
     int64_t n = t->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         x[i] = lo + (hi - lo) * nb_rng_uniform(seed, (uint64_t)i);
+    });
     return t;
 }
 
@@ -146,13 +146,12 @@ nb_tensor *nb_tensor_randn(int ndim, const int64_t *shape, float mean, float std
     float *x = t->data;
     int64_t n = t->size;
     /* Box-Muller on the pair of draws (2i, 2i+1) of element i. */
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
+    NB_PARALLEL_FOR(i, n, {
         double u1 = 1.0 - nb_rng_uniform(seed, 2 * (uint64_t)i);  /* (0, 1] */
         double u2 = nb_rng_uniform(seed, 2 * (uint64_t)i + 1);
         double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
         x[i] = (float)(mean + std * z);
-    }
+    });
     return t;
 }
 
@@ -311,9 +310,9 @@ void nb_tensor_fill(nb_tensor *t, float value)
         return;
     float *x = t->data;
     int64_t n = t->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         x[i] = value;
+    });
 }
 
 nb_status nb_tensor_axpy(nb_tensor *y, float alpha, const nb_tensor *x)
@@ -324,9 +323,9 @@ nb_status nb_tensor_axpy(nb_tensor *y, float alpha, const nb_tensor *x)
     float *yd = y->data;
     const float *xd = x->data;
     int64_t n = y->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
+    NB_PARALLEL_FOR(i, n, {
         yd[i] += alpha * xd[i];
+    });
     return NB_OK;
 }
 

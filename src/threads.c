@@ -15,6 +15,8 @@ nb_status nb_set_num_threads(int n)
 
 int nb_num_threads(void) { return omp_get_max_threads(); }
 
+bool nb_threads_available(void) { return omp_get_max_threads() > 1 && !omp_in_parallel(); }
+
 /* splitmix64's finaliser: a bijective 64-bit mix. */
 static inline uint64_t mix64(uint64_t z)
 {

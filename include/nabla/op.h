@@ -30,7 +30,7 @@
  *     nb_op_needs_grad(ctx).
  *   - backward() ADDS into nb_op_grad(ctx, i) for each input i whose grad is not NULL;
  *     a NULL grad means that input needs none, and costs no work.
- *   - Loops that own disjoint outputs may use OpenMP with `if (n >= NB_PAR_MIN)`; any
+ *   - Loops that own disjoint outputs run in parallel with NB_PARALLEL_FOR; any
  *     reduction goes through a fixed order (nb_kernel_sum) so results are the same bits
  *     for every thread count.
  */
@@ -47,6 +47,34 @@ extern "C" {
 
 /* Below this many elements a loop is not worth splitting across threads. */
 #define NB_PAR_MIN 32768
+
+/* True when a parallel region would get more than one thread: more than one is set and
+ * the caller is not already inside a parallel region. */
+bool nb_threads_available(void);
+
+/* for (int64_t i = 0; i < n; i++) { body } -- split across threads (static schedule)
+ * when `cond` holds and threads are available, run on the calling thread otherwise:
+ *
+ *     NB_PARALLEL_FOR(i, n, {
+ *         y[i] = 1.0f / (1.0f + expf(-x[i]));
+ *     });
+ *
+ * Use it instead of `#pragma omp parallel for if (...)`: an OpenMP region whose if()
+ * is false (or that gets one thread) still makes libgomp allocate a team on the heap,
+ * once per region, so every small op would allocate. Iterations must own disjoint
+ * outputs. */
+#define NB_PARALLEL_FOR_IF(cond, i, n, ...)                        \
+    do {                                                           \
+        const int64_t nb_n_ = (n);                                 \
+        if ((cond) && nb_threads_available()) {                    \
+            _Pragma("omp parallel for schedule(static)")           \
+            for (int64_t i = 0; i < nb_n_; i++) __VA_ARGS__        \
+        } else {                                                   \
+            for (int64_t i = 0; i < nb_n_; i++) __VA_ARGS__        \
+        }                                                          \
+    } while (0)
+#define NB_PARALLEL_FOR(i, n, ...) \
+    NB_PARALLEL_FOR_IF(nb_n_ >= NB_PAR_MIN, i, n, __VA_ARGS__)
 
 /* The node of an op being run or differentiated. */
 typedef struct nb_node nb_op_ctx;

@@ -71,8 +71,7 @@ void nb_broadcast_apply(nb_tensor *out, const nb_tensor *a, const nb_tensor *b,
     int64_t runs = out->size / inner;
     float *o = out->data;
     const float *ad = a->data, *bd = b->data;
-#pragma omp parallel for if (out->size >= NB_PAR_MIN && runs > 1) schedule(static)
-    for (int64_t r = 0; r < runs; r++) {
+    NB_PARALLEL_FOR_IF(out->size >= NB_PAR_MIN && runs > 1, r, runs, {
         int64_t rem = r, oa = 0, ob = 0;
         for (int d = nd - 2; d >= 0; d--) {
             int64_t i = rem % n[d];
@@ -81,7 +80,7 @@ void nb_broadcast_apply(nb_tensor *out, const nb_tensor *a, const nb_tensor *b,
             ob += i * st[1][d];
         }
         run(o + r * inner, ad + oa, sa, bd + ob, sb, inner, ud);
-    }
+    });
 }
 
 void nb_grad_accumulate(nb_tensor *grad, const nb_tensor *g)
@@ -90,9 +89,9 @@ void nb_grad_accumulate(nb_tensor *grad, const nb_tensor *g)
     const float *gd = g->data;
     if (grad->size == g->size) { /* same layout: broadcasting can only add 1s */
         int64_t n = g->size;
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-        for (int64_t i = 0; i < n; i++)
+        NB_PARALLEL_FOR(i, n, {
             gr[i] += gd[i];
+        });
         return;
     }
     if (grad->size == 1) {
@@ -116,8 +115,7 @@ void nb_grad_accumulate(nb_tensor *grad, const nb_tensor *g)
         if (d != p && d != L)
             od[no++] = d;
 
-#pragma omp parallel for if (g->size >= NB_PAR_MIN && tasks > 1) schedule(static)
-    for (int64_t t = 0; t < tasks; t++) {
+    NB_PARALLEL_FOR_IF(g->size >= NB_PAR_MIN && tasks > 1, t, tasks, {
         int64_t j0 = t * blk, j1 = j0 + blk < n[p] ? j0 + blk : n[p];
         int64_t idx[NB_MAX_DIMS] = {0};
         for (;;) {
@@ -150,5 +148,5 @@ void nb_grad_accumulate(nb_tensor *grad, const nb_tensor *g)
             if (k < 0)
                 break;
         }
-    }
+    });
 }

@@ -20,6 +20,7 @@
  * count gives the same bits.
  */
 #include <assert.h>
+#include <omp.h>
 #include <string.h>
 
 #include "nabla/op.h"
@@ -279,6 +280,82 @@ static void gemm_tile(const gemm_arch *g, int64_t KC, const float *a, const floa
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
+/* The blocked path's arguments, shared by the threads that run it. */
+typedef struct gemm_job {
+    const gemm_arch *g;
+    bool trans_a, trans_b;
+    int64_t M, N, K, MC, NC, KC;
+    float alpha, beta;
+    const float *A;
+    int64_t lda;
+    const float *B;
+    int64_t ldb;
+    float *C;
+    int64_t ldc;
+    float *a_pack, *b_pack;
+} gemm_job;
+
+/* [*lo, *hi): the iterations of [0, n) that schedule(static) gives thread tid of nth. */
+static void static_range(int64_t n, int tid, int nth, int64_t *lo, int64_t *hi)
+{
+    int64_t q = n / nth, r = n % nth;
+    if (tid < r) {
+        q++;
+        r = 0;
+    }
+    *lo = q * tid + r;
+    *hi = *lo + q;
+}
+
+/* Waits for the other threads of the team when there are any (nth > 1). */
+static void gemm_barrier(int nth)
+{
+    if (nth > 1) {
+#pragma omp barrier
+    }
+}
+
+/* The blocked loops, as run by thread tid of nth: each thread walks the jc / pc / ic
+ * blocks and takes its static share of every packing and tile loop, with a barrier
+ * after each. nth == 1 runs everything on the calling thread, no OpenMP involved. */
+static void gemm_blocked(const gemm_job *j, int tid, int nth)
+{
+    const int64_t MR = j->g->MR, NR = j->g->NR, M = j->M, N = j->N, K = j->K;
+    int64_t lo, hi;
+    for (int64_t jc = 0; jc < N; jc += j->NC) {
+        const int64_t nc = min64(j->NC, N - jc);
+        const int64_t n_js = (nc + NR - 1) / NR;
+        for (int64_t pc = 0; pc < K; pc += j->KC) {
+            const int64_t kc = min64(j->KC, K - pc);
+            const float beta_p = pc == 0 ? j->beta : 1.0f;
+            static_range(n_js, tid, nth, &lo, &hi);
+            for (int64_t js = lo; js < hi; js++)
+                pack_b(j->trans_b, j->B, j->ldb, pc, jc + js * NR, min64(NR, nc - js * NR),
+                       kc, NR, j->b_pack + js * NR * kc);
+            gemm_barrier(nth);
+            for (int64_t ic = 0; ic < M; ic += j->MC) {
+                const int64_t mc = min64(j->MC, M - ic);
+                const int64_t n_is = (mc + MR - 1) / MR;
+                static_range(n_is, tid, nth, &lo, &hi);
+                for (int64_t is = lo; is < hi; is++)
+                    pack_a(j->trans_a, j->A, j->lda, ic + is * MR, pc, min64(MR, mc - is * MR),
+                           kc, MR, j->a_pack + is * MR * kc);
+                gemm_barrier(nth);
+                /* The (js, is) tiles in the order of collapse(2). */
+                static_range(n_js * n_is, tid, nth, &lo, &hi);
+                for (int64_t t = lo; t < hi; t++) {
+                    int64_t js = t / n_is, is = t % n_is;
+                    int64_t i = ic + is * MR, jj = jc + js * NR;
+                    gemm_tile(j->g, kc, j->a_pack + is * MR * kc, j->b_pack + js * NR * kc,
+                              j->C + i * j->ldc + jj, j->ldc, min64(MR, M - i),
+                              min64(NR, N - jj), j->alpha, beta_p);
+                }
+                gemm_barrier(nth);
+            }
+        }
+    }
+}
+
 /*
  * C = alpha * op(A) op(B) + beta * C; see nabla/op.h for the contract. op(A) is M x K,
  * op(B) is K x N, C is M x N, all row-major with the given row strides. Returns NB_OK,
@@ -325,35 +402,13 @@ nb_status nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
         return NB_ERR_NOMEM;
     }
 
-#pragma omp parallel if (M * N * K >= GEMM_PAR_MIN)
-    for (int64_t jc = 0; jc < N; jc += NC) {
-        const int64_t nc = min64(NC, N - jc);
-        const int64_t n_js = (nc + NR - 1) / NR;
-        for (int64_t pc = 0; pc < K; pc += KC) {
-            const int64_t kc = min64(KC, K - pc);
-            const float beta_p = pc == 0 ? beta : 1.0f;
-#pragma omp for schedule(static)
-            for (int64_t js = 0; js < n_js; js++)
-                pack_b(trans_b, B, ldb, pc, jc + js * NR, min64(NR, nc - js * NR), kc, NR,
-                       b_pack + js * NR * kc);
-            for (int64_t ic = 0; ic < M; ic += MC) {
-                const int64_t mc = min64(MC, M - ic);
-                const int64_t n_is = (mc + MR - 1) / MR;
-#pragma omp for schedule(static)
-                for (int64_t is = 0; is < n_is; is++)
-                    pack_a(trans_a, A, lda, ic + is * MR, pc, min64(MR, mc - is * MR), kc,
-                           MR, a_pack + is * MR * kc);
-#pragma omp for collapse(2) schedule(static)
-                for (int64_t js = 0; js < n_js; js++) {
-                    for (int64_t is = 0; is < n_is; is++) {
-                        int64_t i = ic + is * MR, j = jc + js * NR;
-                        gemm_tile(&g, kc, a_pack + is * MR * kc, b_pack + js * NR * kc,
-                                  C + i * ldc + j, ldc, min64(MR, M - i), min64(NR, N - j),
-                                  alpha, beta_p);
-                    }
-                }
-            }
-        }
+    gemm_job job = {&g, trans_a, trans_b, M, N, K, MC, NC, KC, alpha, beta,
+                    A, lda, B, ldb, C, ldc, a_pack, b_pack};
+    if (M * N * K >= GEMM_PAR_MIN && nb_threads_available()) {
+#pragma omp parallel
+        gemm_blocked(&job, omp_get_thread_num(), omp_get_num_threads());
+    } else {
+        gemm_blocked(&job, 0, 1);
     }
 
     nb_step_rewind(mark);

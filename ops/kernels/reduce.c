@@ -29,11 +29,10 @@ double nb_kernel_sum(const float *x, int64_t n)
         nb = SUM_BLOCKS_MAX;
     int64_t len = (n + nb - 1) / nb;
     double part[SUM_BLOCKS_MAX];
-#pragma omp parallel for if (n >= NB_PAR_MIN)
-    for (int64_t b = 0; b < nb; b++) {
+    NB_PARALLEL_FOR_IF(n >= NB_PAR_MIN, b, nb, {
         int64_t lo = b * len, hi = lo + len < n ? lo + len : n;
         part[b] = lo < hi ? sum_block(x + lo, hi - lo) : 0.0;
-    }
+    });
     double s = 0.0;
     for (int64_t b = 0; b < nb; b++)
         s += part[b];
