@@ -12,57 +12,8 @@
  * so backward is parallel over the (n, c) planes only, each plane added up in a fixed
  * order: the same bits for any thread count.
  */
-#include <inttypes.h>
-
 #include "nabla/op.h"
 #include "nabla/ops.h"
-
-typedef struct avg_pool2d_params {
-    nb_pool2d_opts o;
-    bool no_opts;  /* the caller passed NULL */
-} avg_pool2d_params;
-
-static nb_status avg_pool2d_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
-{
-    const nb_tensor *x = nb_op_input(ctx, 0);
-    const avg_pool2d_params *p = nb_op_params(ctx);
-    const nb_pool2d_opts *o = &p->o;
-    char sx[128];
-    nb_tensor_shape_str(x, sx, sizeof sx);
-    if (p->no_opts)
-        return nb_op_error(ctx, NB_ERR_ARG, "opts is NULL (use nb_pool2d_default(kH, kW))");
-    if (x->ndim != 4)
-        return nb_op_error(ctx, NB_ERR_SHAPE, "input must be 4-D [N,C,H,W], got %s", sx);
-    if (o->kernel_h < 1 || o->kernel_w < 1)
-        return nb_op_error(ctx, NB_ERR_ARG, "kernel %dx%d must be positive", o->kernel_h,
-                           o->kernel_w);
-    if (o->stride_h < 1 || o->stride_w < 1)
-        return nb_op_error(ctx, NB_ERR_ARG, "stride %dx%d must be positive", o->stride_h,
-                           o->stride_w);
-    if (o->pad_top < 0 || o->pad_bottom < 0 || o->pad_left < 0 || o->pad_right < 0)
-        return nb_op_error(ctx, NB_ERR_ARG, "padding (top %d, bottom %d, left %d, right %d) "
-                           "must not be negative", o->pad_top, o->pad_bottom, o->pad_left,
-                           o->pad_right);
-    const int pads[4] = {o->pad_top, o->pad_bottom, o->pad_left, o->pad_right};
-    for (int k = 0; k < 4; k++) {
-        int kernel = k < 2 ? o->kernel_h : o->kernel_w;
-        if (pads[k] > kernel / 2)
-            return nb_op_error(ctx, NB_ERR_ARG, "padding %d must be at most half the kernel %d",
-                               pads[k], kernel);
-    }
-    int64_t Hp = x->shape[2] + o->pad_top + o->pad_bottom;
-    int64_t Wp = x->shape[3] + o->pad_left + o->pad_right;
-    if (Hp < o->kernel_h || Wp < o->kernel_w)
-        return nb_op_error(ctx, NB_ERR_SHAPE, "kernel %dx%d is larger than the padded input "
-                           "%s (padded to %" PRId64 "x%" PRId64 ")", o->kernel_h, o->kernel_w,
-                           sx, Hp, Wp);
-    *ndim = 4;
-    shape[0] = x->shape[0];
-    shape[1] = x->shape[1];
-    shape[2] = (Hp - o->kernel_h) / o->stride_h + 1;
-    shape[3] = (Wp - o->kernel_w) / o->stride_w + 1;
-    return NB_OK;
-}
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -91,7 +42,7 @@ static avg_window window_of(int64_t i, int64_t j, int64_t H, int64_t W,
 static nb_status avg_pool2d_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
     const nb_tensor *x = nb_op_input(ctx, 0);
-    const nb_pool2d_opts *o = &((const avg_pool2d_params *)nb_op_params(ctx))->o;
+    const nb_pool2d_opts *o = &((const nb_pool2d_params *)nb_op_params(ctx))->o;
     int64_t P = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
     int64_t Ho = y->shape[2], Wo = y->shape[3];
     const float *xd = x->data;
@@ -115,7 +66,7 @@ static nb_status avg_pool2d_forward(nb_op_ctx *ctx, nb_tensor *y)
 static nb_status avg_pool2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor *dy)
 {
     nb_tensor *dx = nb_op_grad(ctx, 0);
-    const nb_pool2d_opts *o = &((const avg_pool2d_params *)nb_op_params(ctx))->o;
+    const nb_pool2d_opts *o = &((const nb_pool2d_params *)nb_op_params(ctx))->o;
     int64_t P = dx->shape[0] * dx->shape[1], H = dx->shape[2], W = dx->shape[3];
     int64_t Ho = y->shape[2], Wo = y->shape[3];
     const float *g = dy->data;
@@ -140,15 +91,15 @@ static nb_status avg_pool2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const n
 static const nb_op avg_pool2d_op = {
     .name = "avg_pool2d",
     .n_inputs = 1,
-    .params_size = sizeof(avg_pool2d_params),
-    .shape = avg_pool2d_shape,
+    .params_size = sizeof(nb_pool2d_params),
+    .shape = nb_op_shape_pool2d,
     .forward = avg_pool2d_forward,
     .backward = avg_pool2d_backward,
 };
 
 nb_tensor *nb_avg_pool2d(nb_tensor *x, const nb_pool2d_opts *opts)
 {
-    avg_pool2d_params p = {.no_opts = !opts};
+    nb_pool2d_params p = {.no_opts = !opts};
     if (opts)
         p.o = *opts;
     return nb_op_apply(&avg_pool2d_op, &x, 1, &p);

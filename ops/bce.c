@@ -48,21 +48,7 @@ static inline float clamped_log_grad(float x, float lx)
 static nb_status bce_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
     const bce_params *prm = nb_op_params(ctx);
-    const nb_tensor *p = nb_op_input(ctx, 0), *y = nb_op_input(ctx, 1);
-    int r = (int)prm->reduction;
-    if (r < NB_REDUCE_MEAN || r > NB_REDUCE_NONE)
-        return nb_op_error(ctx, NB_ERR_ARG, "invalid reduction %d (expected NB_REDUCE_MEAN, "
-                                            "NB_REDUCE_SUM or NB_REDUCE_NONE)", r);
-    if (!nb_tensor_same_shape(p, y)) {
-        char sp[128], sy[128];
-        return nb_op_error(ctx, NB_ERR_SHAPE, "shapes differ: %s and %s",
-                           nb_tensor_shape_str(p, sp, sizeof sp),
-                           nb_tensor_shape_str(y, sy, sizeof sy));
-    }
-    if (r == NB_REDUCE_NONE)
-        return nb_op_same_shape(ctx, 0, ndim, shape);
-    *ndim = 0;
-    return NB_OK;
+    return nb_op_loss_shape(ctx, prm->reduction, ndim, shape);
 }
 
 static nb_status bce_forward(nb_op_ctx *ctx, nb_tensor *out)
@@ -71,20 +57,15 @@ static nb_status bce_forward(nb_op_ctx *ctx, nb_tensor *out)
     const nb_tensor *p = nb_op_input(ctx, 0), *y = nb_op_input(ctx, 1);
     const float *pd = p->data, *yd = y->data;
     int64_t n = p->size;
-    bool none = prm->reduction == NB_REDUCE_NONE;
 
-    nb_step_mark mark = nb_step_mark_get();
-    float *l = none ? out->data : nb_step_alloc((size_t)n * sizeof(float));
+    nb_step_mark mark;
+    float *l = nb_op_loss_begin(out, prm->reduction, n, &mark);
     if (!l)
         return NB_ERR_NOMEM;
     NB_PARALLEL_FOR(i, n, {
         l[i] = -(yd[i] * clamped_log(pd[i]) + (1.0f - yd[i]) * clamped_log1m(pd[i]));
     });
-    if (!none) {
-        double s = nb_kernel_sum(l, n);
-        out->data[0] = (float)(prm->reduction == NB_REDUCE_MEAN ? s / (double)n : s);
-        nb_step_rewind(mark);
-    }
+    nb_op_loss_end(out, prm->reduction, l, n, mark);
     return NB_OK;
 }
 
@@ -98,9 +79,7 @@ static nb_status bce_backward(nb_op_ctx *ctx, const nb_tensor *out, const nb_ten
     float *dpd = dp ? dp->data : NULL, *dyd = dy ? dy->data : NULL;
     int64_t n = p->size;
     bool none = prm->reduction == NB_REDUCE_NONE;
-    float scale = 0.0f; /* dout for SUM, dout / n for MEAN */
-    if (!none)
-        scale = prm->reduction == NB_REDUCE_SUM ? g[0] : (float)(g[0] / (double)n);
+    float scale = nb_op_loss_scale(prm->reduction, g, n);
     NB_PARALLEL_FOR(i, n, {
         float gi = none ? g[i] : scale, q = 1.0f - pd[i], pq = pd[i] * q;
         float lp = clamped_log(pd[i]), lq = clamped_log1m(pd[i]);

@@ -26,10 +26,9 @@ static nb_status cross_entropy_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
     const cross_entropy_params *prm = nb_op_params(ctx);
     const nb_tensor *x = nb_op_input(ctx, 0), *t = nb_op_input(ctx, 1);
-    int r = (int)prm->reduction;
-    if (r < NB_REDUCE_MEAN || r > NB_REDUCE_NONE)
-        return nb_op_error(ctx, NB_ERR_ARG, "invalid reduction %d (expected NB_REDUCE_MEAN, "
-                                            "NB_REDUCE_SUM or NB_REDUCE_NONE)", r);
+    nb_status s = nb_op_check_reduction(ctx, prm->reduction);
+    if (s != NB_OK)
+        return s;
     char sx[128], st[128];
     if (x->ndim != 2 || t->ndim != 1 || t->shape[0] != x->shape[0])
         return nb_op_error(ctx, NB_ERR_SHAPE, "expected logits [N,C] and labels [N], got %s "
@@ -38,7 +37,7 @@ static nb_status cross_entropy_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
     if (x->shape[1] < 1)
         return nb_op_error(ctx, NB_ERR_SHAPE, "logits %s have no classes (C = 0)",
                            nb_tensor_shape_str(x, sx, sizeof sx));
-    if (r == NB_REDUCE_NONE) {
+    if (prm->reduction == NB_REDUCE_NONE) {
         *ndim = 1;
         shape[0] = x->shape[0];
     } else {
@@ -53,7 +52,6 @@ static nb_status cross_entropy_forward(nb_op_ctx *ctx, nb_tensor *out)
     const nb_tensor *x = nb_op_input(ctx, 0), *t = nb_op_input(ctx, 1);
     const float *xd = x->data, *td = t->data;
     int64_t N = x->shape[0], C = x->shape[1];
-    bool none = prm->reduction == NB_REDUCE_NONE;
 
     for (int64_t n = 0; n < N; n++) {
         double label = td[n];
@@ -67,8 +65,8 @@ static nb_status cross_entropy_forward(nb_op_ctx *ctx, nb_tensor *out)
         !(prob = nb_op_save(ctx, (size_t)(N * C) * sizeof(float))))
         return NB_ERR_NOMEM;
 
-    nb_step_mark mark = nb_step_mark_get();
-    float *l = none ? out->data : nb_step_alloc((size_t)N * sizeof(float));
+    nb_step_mark mark;
+    float *l = nb_op_loss_begin(out, prm->reduction, N, &mark);
     if (!l)
         return NB_ERR_NOMEM;
     NB_PARALLEL_FOR_IF(N * C >= NB_PAR_MIN, n, N, {
@@ -90,11 +88,7 @@ static nb_status cross_entropy_forward(nb_op_ctx *ctx, nb_tensor *out)
                 prob[n * C + c] *= inv;
         }
     });
-    if (!none) {
-        double s = nb_kernel_sum(l, N);
-        out->data[0] = (float)(prm->reduction == NB_REDUCE_MEAN ? s / (double)N : s);
-        nb_step_rewind(mark);
-    }
+    nb_op_loss_end(out, prm->reduction, l, N, mark);
     return NB_OK;
 }
 
@@ -111,9 +105,7 @@ static nb_status cross_entropy_backward(nb_op_ctx *ctx, const nb_tensor *out,
     float *dxd = dx->data;
     int64_t N = x->shape[0], C = x->shape[1];
     bool none = prm->reduction == NB_REDUCE_NONE;
-    float scale = 0.0f; /* dout for SUM, dout / N for MEAN */
-    if (!none)
-        scale = prm->reduction == NB_REDUCE_SUM ? g[0] : (float)(g[0] / (double)N);
+    float scale = nb_op_loss_scale(prm->reduction, g, N);
     NB_PARALLEL_FOR_IF(N * C >= NB_PAR_MIN, n, N, {
         float gn = none ? g[n] : scale;
         int64_t label = (int64_t)td[n];

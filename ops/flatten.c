@@ -4,7 +4,6 @@
  *                                                                             dx += dy
  */
 #include <stdint.h>
-#include <string.h>
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
@@ -38,29 +37,12 @@ static nb_status flatten_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
     return NB_OK;
 }
 
-static nb_status flatten_forward(nb_op_ctx *ctx, nb_tensor *y)
-{
-    memcpy(y->data, nb_op_input(ctx, 0)->data, (size_t)y->size * sizeof(float));
-    return NB_OK;
-}
-
-static nb_status flatten_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor *dy)
-{
-    float *dx = nb_op_grad(ctx, 0)->data;
-    const float *g = dy->data;
-    int64_t n = y->size;
-    NB_PARALLEL_FOR(i, n, {
-        dx[i] += g[i];
-    });
-    return NB_OK;
-}
-
 static const nb_op flatten_op = {
     .name = "flatten",
     .n_inputs = 1,
     .shape = flatten_shape,
-    .forward = flatten_forward,
-    .backward = flatten_backward,
+    .forward = nb_op_forward_copy,
+    .backward = nb_op_backward_copy,
 };
 
 nb_tensor *nb_flatten(nb_tensor *x) { return nb_op_apply(&flatten_op, &x, 1, NULL); }

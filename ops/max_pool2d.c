@@ -16,17 +16,11 @@
  * (n, c) planes only, each plane added up in a fixed order: the same bits for any
  * thread count.
  */
-#include <inttypes.h>
-#include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
-
-typedef struct max_pool2d_params {
-    nb_pool2d_opts o;
-    bool no_opts;  /* the caller passed NULL */
-} max_pool2d_params;
 
 nb_pool2d_opts nb_pool2d_default(int kernel_h, int kernel_w)
 {
@@ -39,47 +33,16 @@ nb_pool2d_opts nb_pool2d_default(int kernel_h, int kernel_w)
 
 static nb_status max_pool2d_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
+    nb_status s = nb_op_shape_pool2d(ctx, ndim, shape);
+    if (s != NB_OK)
+        return s;
     const nb_tensor *x = nb_op_input(ctx, 0);
-    const max_pool2d_params *p = nb_op_params(ctx);
-    const nb_pool2d_opts *o = &p->o;
-    char sx[128];
-    nb_tensor_shape_str(x, sx, sizeof sx);
-    if (p->no_opts)
-        return nb_op_error(ctx, NB_ERR_ARG, "opts is NULL (use nb_pool2d_default(kH, kW))");
-    if (x->ndim != 4)
-        return nb_op_error(ctx, NB_ERR_SHAPE, "input must be 4-D [N,C,H,W], got %s", sx);
-    if (o->kernel_h < 1 || o->kernel_w < 1)
-        return nb_op_error(ctx, NB_ERR_ARG, "kernel %dx%d must be positive", o->kernel_h,
-                           o->kernel_w);
-    if (o->stride_h < 1 || o->stride_w < 1)
-        return nb_op_error(ctx, NB_ERR_ARG, "stride %dx%d must be positive", o->stride_h,
-                           o->stride_w);
-    if (o->pad_top < 0 || o->pad_bottom < 0 || o->pad_left < 0 || o->pad_right < 0)
-        return nb_op_error(ctx, NB_ERR_ARG, "padding (top %d, bottom %d, left %d, right %d) "
-                           "must not be negative", o->pad_top, o->pad_bottom, o->pad_left,
-                           o->pad_right);
-    const int pads[4] = {o->pad_top, o->pad_bottom, o->pad_left, o->pad_right};
-    for (int k = 0; k < 4; k++) {
-        int kernel = k < 2 ? o->kernel_h : o->kernel_w;
-        if (pads[k] > kernel / 2)
-            return nb_op_error(ctx, NB_ERR_ARG, "padding %d must be at most half the kernel %d",
-                               pads[k], kernel);
-    }
-    int64_t Hp = x->shape[2] + o->pad_top + o->pad_bottom;
-    int64_t Wp = x->shape[3] + o->pad_left + o->pad_right;
-    if (Hp < o->kernel_h || Wp < o->kernel_w)
-        return nb_op_error(ctx, NB_ERR_SHAPE, "kernel %dx%d is larger than the padded input "
-                           "%s (padded to %" PRId64 "x%" PRId64 ")", o->kernel_h, o->kernel_w,
-                           sx, Hp, Wp);
     if (x->shape[2] > INT32_MAX || x->shape[3] > INT32_MAX ||
-        x->shape[2] * x->shape[3] > INT32_MAX) /* arg-max offsets are int32 */
+        x->shape[2] * x->shape[3] > INT32_MAX) { /* arg-max offsets are int32 */
+        char sx[128];
         return nb_op_error(ctx, NB_ERR_SHAPE, "an image plane of %s has more than 2^31 - 1 "
-                           "pixels", sx);
-    *ndim = 4;
-    shape[0] = x->shape[0];
-    shape[1] = x->shape[1];
-    shape[2] = (Hp - o->kernel_h) / o->stride_h + 1;
-    shape[3] = (Wp - o->kernel_w) / o->stride_w + 1;
+                           "pixels", nb_tensor_shape_str(x, sx, sizeof sx));
+    }
     return NB_OK;
 }
 
@@ -182,7 +145,7 @@ static void max_pool2d_plane(const float *x, float *y, int32_t *arg, int64_t H, 
 static nb_status max_pool2d_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
     const nb_tensor *x = nb_op_input(ctx, 0);
-    const nb_pool2d_opts *o = &((const max_pool2d_params *)nb_op_params(ctx))->o;
+    const nb_pool2d_opts *o = &((const nb_pool2d_params *)nb_op_params(ctx))->o;
     int64_t P = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
     int64_t Ho = y->shape[2], Wo = y->shape[3];
     int32_t *arg = NULL;
@@ -223,7 +186,7 @@ static nb_status max_pool2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const n
 static const nb_op max_pool2d_op = {
     .name = "max_pool2d",
     .n_inputs = 1,
-    .params_size = sizeof(max_pool2d_params),
+    .params_size = sizeof(nb_pool2d_params),
     .shape = max_pool2d_shape,
     .forward = max_pool2d_forward,
     .backward = max_pool2d_backward,
@@ -231,7 +194,7 @@ static const nb_op max_pool2d_op = {
 
 nb_tensor *nb_max_pool2d(nb_tensor *x, const nb_pool2d_opts *opts)
 {
-    max_pool2d_params p = {.no_opts = !opts};
+    nb_pool2d_params p = {.no_opts = !opts};
     if (opts)
         p.o = *opts;
     return nb_op_apply(&max_pool2d_op, &x, 1, &p);

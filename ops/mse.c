@@ -19,21 +19,7 @@ typedef struct mse_params {
 static nb_status mse_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
     const mse_params *prm = nb_op_params(ctx);
-    const nb_tensor *p = nb_op_input(ctx, 0), *y = nb_op_input(ctx, 1);
-    int r = (int)prm->reduction;
-    if (r < NB_REDUCE_MEAN || r > NB_REDUCE_NONE)
-        return nb_op_error(ctx, NB_ERR_ARG, "invalid reduction %d (expected NB_REDUCE_MEAN, "
-                                            "NB_REDUCE_SUM or NB_REDUCE_NONE)", r);
-    if (!nb_tensor_same_shape(p, y)) {
-        char sp[128], sy[128];
-        return nb_op_error(ctx, NB_ERR_SHAPE, "shapes differ: %s and %s",
-                           nb_tensor_shape_str(p, sp, sizeof sp),
-                           nb_tensor_shape_str(y, sy, sizeof sy));
-    }
-    if (r == NB_REDUCE_NONE)
-        return nb_op_same_shape(ctx, 0, ndim, shape);
-    *ndim = 0;
-    return NB_OK;
+    return nb_op_loss_shape(ctx, prm->reduction, ndim, shape);
 }
 
 static nb_status mse_forward(nb_op_ctx *ctx, nb_tensor *out)
@@ -42,21 +28,16 @@ static nb_status mse_forward(nb_op_ctx *ctx, nb_tensor *out)
     const nb_tensor *p = nb_op_input(ctx, 0), *y = nb_op_input(ctx, 1);
     const float *pd = p->data, *yd = y->data;
     int64_t n = p->size;
-    bool none = prm->reduction == NB_REDUCE_NONE;
 
-    nb_step_mark mark = nb_step_mark_get();
-    float *l = none ? out->data : nb_step_alloc((size_t)n * sizeof(float));
+    nb_step_mark mark;
+    float *l = nb_op_loss_begin(out, prm->reduction, n, &mark);
     if (!l)
         return NB_ERR_NOMEM;
     NB_PARALLEL_FOR(i, n, {
         float d = pd[i] - yd[i];
         l[i] = d * d;
     });
-    if (!none) {
-        double s = nb_kernel_sum(l, n);
-        out->data[0] = (float)(prm->reduction == NB_REDUCE_MEAN ? s / (double)n : s);
-        nb_step_rewind(mark);
-    }
+    nb_op_loss_end(out, prm->reduction, l, n, mark);
     return NB_OK;
 }
 
@@ -70,9 +51,7 @@ static nb_status mse_backward(nb_op_ctx *ctx, const nb_tensor *out, const nb_ten
     float *dpd = dp ? dp->data : NULL, *dyd = dy ? dy->data : NULL;
     int64_t n = p->size;
     bool none = prm->reduction == NB_REDUCE_NONE;
-    float scale = 0.0f; /* dout for SUM, dout / n for MEAN */
-    if (!none)
-        scale = prm->reduction == NB_REDUCE_SUM ? g[0] : (float)(g[0] / (double)n);
+    float scale = nb_op_loss_scale(prm->reduction, g, n);
     NB_PARALLEL_FOR(i, n, {
         float d = 2.0f * (pd[i] - yd[i]) * (none ? g[i] : scale);
         if (dpd)

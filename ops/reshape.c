@@ -75,30 +75,13 @@ static nb_status reshape_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
     return NB_OK;
 }
 
-static nb_status reshape_forward(nb_op_ctx *ctx, nb_tensor *y)
-{
-    memcpy(y->data, nb_op_input(ctx, 0)->data, (size_t)y->size * sizeof(float));
-    return NB_OK;
-}
-
-static nb_status reshape_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor *dy)
-{
-    float *dx = nb_op_grad(ctx, 0)->data;
-    const float *g = dy->data;
-    int64_t n = y->size;
-    NB_PARALLEL_FOR(i, n, {
-        dx[i] += g[i];
-    });
-    return NB_OK;
-}
-
 static const nb_op reshape_op = {
     .name = "reshape",
     .n_inputs = 1,
     .params_size = sizeof(reshape_params),
     .shape = reshape_shape,
-    .forward = reshape_forward,
-    .backward = reshape_backward,
+    .forward = nb_op_forward_copy,
+    .backward = nb_op_backward_copy,
 };
 
 nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape)

@@ -3,47 +3,17 @@
  *     y_l = e^(x_l - m) / sum_k e^(x_k - m),   m = max_k x_k            (m keeps e^ finite)
  *     dx_l += y_l (dy_l - sum_k dy_k y_k)
  *
- * Lane sums run in order k = 0, 1, ... in double, one thread per lane.
+ * Lane sums run in order k = 0, 1, ... in double, one thread per lane (nb_kernel_lanes).
  */
 #include <math.h>
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
 
-typedef struct softmax_params {
-    int axis;  /* negative counts from the end */
-} softmax_params;
-
-/* x's shape as [O, L, I] around the (checked) axis. */
-static void softmax_split(const nb_op_ctx *ctx, int64_t *O, int64_t *L, int64_t *I)
-{
-    const nb_tensor *x = nb_op_input(ctx, 0);
-    const softmax_params *p = nb_op_params(ctx);
-    int axis = p->axis < 0 ? p->axis + x->ndim : p->axis;
-    *O = 1;
-    *I = 1;
-    for (int d = 0; d < axis; d++)
-        *O *= x->shape[d];
-    for (int d = axis + 1; d < x->ndim; d++)
-        *I *= x->shape[d];
-    *L = x->shape[axis];
-}
-
-static nb_status softmax_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
-{
-    const nb_tensor *x = nb_op_input(ctx, 0);
-    const softmax_params *p = nb_op_params(ctx);
-    if (p->axis < -x->ndim || p->axis >= x->ndim) {
-        char s[128];
-        return nb_op_error(ctx, NB_ERR_ARG, "axis %d is out of range for shape %s", p->axis,
-                           nb_tensor_shape_str(x, s, sizeof s));
-    }
-    return nb_op_same_shape(ctx, 0, ndim, shape);
-}
-
 /* One lane of L elements S apart. */
-static void softmax_lane(float *y, const float *x, int64_t L, int64_t S)
+static void softmax_lane(float *y, const float *x, const float *unused, int64_t L, int64_t S)
 {
+    (void)unused;
     float m = -INFINITY;
     for (int64_t l = 0; l < L; l++)
         m = fmaxf(m, x[l * S]);
@@ -57,47 +27,42 @@ static void softmax_lane(float *y, const float *x, int64_t L, int64_t S)
         y[l * S] = (float)(y[l * S] / sum);
 }
 
+static void softmax_lane_backward(float *dx, const float *y, const float *dy, int64_t L,
+                                  int64_t S)
+{
+    double dot = 0.0;
+    for (int64_t l = 0; l < L; l++)
+        dot += (double)dy[l * S] * y[l * S];
+    for (int64_t l = 0; l < L; l++)
+        dx[l * S] += y[l * S] * (dy[l * S] - (float)dot);
+}
+
 static nb_status softmax_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
-    const float *x = nb_op_input(ctx, 0)->data;
-    int64_t O, L, I;
-    softmax_split(ctx, &O, &L, &I);
-    NB_PARALLEL_FOR_IF(y->size >= NB_PAR_MIN, t, O * I, {
-        int64_t base = t / I * L * I + t % I;
-        softmax_lane(y->data + base, x + base, L, I);
-    });
+    const nb_axis_params *p = nb_op_params(ctx);
+    nb_kernel_lanes(y, p->axis, softmax_lane, y->data, nb_op_input(ctx, 0)->data, NULL);
     return NB_OK;
 }
 
 static nb_status softmax_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor *dy)
 {
-    float *dx = nb_op_grad(ctx, 0)->data;
-    int64_t O, L, I;
-    softmax_split(ctx, &O, &L, &I);
-    NB_PARALLEL_FOR_IF(y->size >= NB_PAR_MIN, t, O * I, {
-        int64_t base = t / I * L * I + t % I;
-        const float *yl = y->data + base, *g = dy->data + base;
-        float *d = dx + base;
-        double dot = 0.0;
-        for (int64_t l = 0; l < L; l++)
-            dot += (double)g[l * I] * yl[l * I];
-        for (int64_t l = 0; l < L; l++)
-            d[l * I] += yl[l * I] * (g[l * I] - (float)dot);
-    });
+    const nb_axis_params *p = nb_op_params(ctx);
+    nb_kernel_lanes(y, p->axis, softmax_lane_backward, nb_op_grad(ctx, 0)->data, y->data,
+                    dy->data);
     return NB_OK;
 }
 
 static const nb_op softmax_op = {
     .name = "softmax",
     .n_inputs = 1,
-    .params_size = sizeof(softmax_params),
-    .shape = softmax_shape,
+    .params_size = sizeof(nb_axis_params),
+    .shape = nb_op_shape_axis,
     .forward = softmax_forward,
     .backward = softmax_backward,
 };
 
 nb_tensor *nb_softmax(nb_tensor *x, int axis)
 {
-    softmax_params p = {.axis = axis};
+    nb_axis_params p = {.axis = axis};
     return nb_op_apply(&softmax_op, &x, 1, &p);
 }

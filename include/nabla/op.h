@@ -37,6 +37,7 @@
 #ifndef NABLA_OP_H
 #define NABLA_OP_H
 
+#include "ops.h"
 #include "tensor.h"
 
 #ifdef __cplusplus
@@ -173,6 +174,117 @@ nb_status nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 void nb_gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                  float *C, int64_t ldc);
+
+/* ---- helpers for losses (ops/kernels/loss.c) ---- */
+
+/* shape() helper: NB_ERR_ARG with "<op>: invalid reduction 3 (expected NB_REDUCE_MEAN,
+ * NB_REDUCE_SUM or NB_REDUCE_NONE)" unless `reduction` is one of those, NB_OK otherwise. */
+nb_status nb_op_check_reduction(nb_op_ctx *ctx, nb_reduction reduction);
+
+/* shape() for a loss of two same-shape inputs (prediction, target): checks the
+ * reduction as above, then that inputs 0 and 1 have the same shape (NB_ERR_SHAPE with
+ * "<op>: shapes differ: [4,1] and [4]"; no broadcasting). The output has input 0's
+ * shape for NB_REDUCE_NONE and is a scalar (rank 0) otherwise. */
+nb_status nb_op_loss_shape(nb_op_ctx *ctx, nb_reduction reduction, int *ndim,
+                           int64_t shape[NB_MAX_DIMS]);
+
+/* forward() of a loss over n terms (elements, or rows): write the n per-term losses
+ * into the buffer nb_op_loss_begin returns, then call nb_op_loss_end with it and the
+ * same mark:
+ *
+ *     nb_step_mark mark;
+ *     float *l = nb_op_loss_begin(out, r, n, &mark);
+ *     if (!l)
+ *         return NB_ERR_NOMEM;
+ *     NB_PARALLEL_FOR(i, n, { l[i] = ...; });
+ *     nb_op_loss_end(out, r, l, n, mark);
+ *
+ * For NB_REDUCE_NONE the buffer is out's data (out has n elements) and end does
+ * nothing. Otherwise it is step scratch (NULL and NB_ERR_NOMEM recorded on failure),
+ * and end writes out[0] = sum (SUM) or sum / n (MEAN), summed by nb_kernel_sum so the
+ * bits do not depend on the thread count, and gives the scratch back. */
+float *nb_op_loss_begin(nb_tensor *out, nb_reduction reduction, int64_t n,
+                        nb_step_mark *mark);
+void nb_op_loss_end(nb_tensor *out, nb_reduction reduction, const float *l, int64_t n,
+                    nb_step_mark mark);
+
+/* backward() of a loss over n terms: the factor g every term's gradient is scaled by
+ * when the loss is reduced: dout[0] for NB_REDUCE_SUM, dout[0] / n (divided in double)
+ * for NB_REDUCE_MEAN. For NB_REDUCE_NONE term i's factor is dout[i]; this returns 0. */
+float nb_op_loss_scale(nb_reduction reduction, const float *dout, int64_t n);
+
+/* ---- helpers for axis reductions and pooling (ops/kernels/reduce.c, pool.c) ---- */
+
+/* Params of a reduction of input 0: over every element to a 0-D tensor (all), or along
+ * one axis. */
+typedef struct nb_reduce_params {
+    int axis;      /* negative counts from the end */
+    bool keepdim;  /* keep the reduced axis with size 1 */
+    bool all;      /* reduce every element to a 0-D tensor (axis, keepdim unused) */
+} nb_reduce_params;
+
+/* A shape() for reductions whose params are an nb_reduce_params: 0-D for `all`, else
+ * input 0's shape without the axis (or with it as 1 if keepdim). An axis outside
+ * [-ndim, ndim) is NB_ERR_ARG "<op>: axis 2 is out of range for shape [2,3]" (a 0-D
+ * input has no axis). */
+nb_status nb_op_shape_reduce(nb_op_ctx *ctx, int *ndim, int64_t shape[NB_MAX_DIMS]);
+
+/* forward() / backward() of a reduction shaped by nb_op_shape_reduce: input 0 seen as
+ * [outer, len, inner], the output as [outer, inner], each output reducing len elements.
+ * Along an axis, outer is the product of the dimensions before it, len its size, inner
+ * the product of those after; for `all` it is [1, size, 1]. */
+void nb_op_reduce_split(const nb_op_ctx *ctx, int64_t *outer, int64_t *len, int64_t *inner);
+
+/* y[o,i] = (sum_l x[o,l,i]) / div for x [outer, len, inner] and y [outer, inner] (div 1:
+ * the sum; div len: the mean). Each output is summed in double in a fixed order: the
+ * same bits for any thread count. Parallel over outputs from NB_PAR_MIN elements of x. */
+void nb_kernel_sum_axis(float *y, const float *x, int64_t outer, int64_t len, int64_t inner,
+                        double div);
+
+/* Its backward: dx[o,l,i] += dy[o,i] * scale for dx [outer, len, inner] and dy
+ * [outer, inner]. Parallel over disjoint rows of dx from NB_PAR_MIN elements. */
+void nb_kernel_sum_axis_backward(float *dx, const float *dy, int64_t outer, int64_t len,
+                                 int64_t inner, float scale);
+
+/* Params of an op applied along one axis of input 0, e.g. softmax. */
+typedef struct nb_axis_params {
+    int axis;  /* negative counts from the end */
+} nb_axis_params;
+
+/* A shape() for ops along an axis whose params are an nb_axis_params: the output has
+ * input 0's shape; a bad axis is NB_ERR_ARG as for nb_op_shape_reduce. */
+nb_status nb_op_shape_axis(nb_op_ctx *ctx, int *ndim, int64_t shape[NB_MAX_DIMS]);
+
+/* A lane along an axis: its L elements are out[l S], a[l S] and b[l S], l in [0, L).
+ * a or b is NULL when nb_kernel_lanes was given NULL. */
+typedef void (*nb_lane_run)(float *out, const float *a, const float *b, int64_t L,
+                            int64_t S);
+
+/* Tensors shaped like t seen as [outer, L, inner] around `axis` (in [-ndim, ndim), as
+ * checked by nb_op_shape_axis): calls run once for each of the outer * inner lanes
+ * (o, i), with out, a and b pointing at the lane's first element (o L inner + i) and
+ * S = inner. Parallel over lanes from NB_PAR_MIN elements, so run must write only its
+ * own lane. */
+void nb_kernel_lanes(const nb_tensor *t, int axis, nb_lane_run run, float *out,
+                     const float *a, const float *b);
+
+/* forward() and backward() for ops whose output holds input 0's elements in the same
+ * order under another shape (reshape, flatten): out = a copy of x; dx += dout. */
+nb_status nb_op_forward_copy(nb_op_ctx *ctx, nb_tensor *out);
+nb_status nb_op_backward_copy(nb_op_ctx *ctx, const nb_tensor *out, const nb_tensor *dout);
+
+/* Params of a 2-D pooling op; no_opts records that the caller passed NULL options. */
+typedef struct nb_pool2d_params {
+    nb_pool2d_opts o;
+    bool no_opts;
+} nb_pool2d_params;
+
+/* A shape() for 2-D pooling whose params are an nb_pool2d_params: input 0 [N,C,H,W] ->
+ * [N,C,H_out,W_out], H_out = (H + pad_top + pad_bottom - kH) / stride_h + 1 (likewise
+ * W_out). Errors, each "<op>: ...": NULL opts (NB_ERR_ARG), an input that is not 4-D
+ * (NB_ERR_SHAPE), a kernel or stride below 1, a negative padding or one above half its
+ * kernel (NB_ERR_ARG), a kernel larger than the padded input (NB_ERR_SHAPE). */
+nb_status nb_op_shape_pool2d(nb_op_ctx *ctx, int *ndim, int64_t shape[NB_MAX_DIMS]);
 
 /* Counter-based random numbers: depend only on (seed, i), so any thread can draw
  * element i. nb_rng_uniform is in [0, 1). */
