@@ -1,17 +1,9 @@
 /* cross_entropy: forward against -ln(e^x[t] / sum e^x) in double for every reduction,
  * extreme logits, gradients by finite differences (none to the labels), the parallel
  * path, and the errors (shapes, labels, reduction). */
-#include <stdlib.h>
-#include <string.h>
-
-#include "../common.h"
+#include "loss_common.h"
 
 NB_TEST_SUITE(cross_entropy);
-
-static nb_tensor *f_ce(nb_tensor *const *in, void *ud)
-{
-    return nb_cross_entropy(in[0], in[1], *(const nb_reduction *)ud);
-}
 
 /* Labels [N] holding (7 n + seed) mod C, as floats. Persistent. */
 static nb_tensor *make_labels(int64_t N, int64_t C, int64_t seed)
@@ -28,21 +20,17 @@ static nb_tensor *make_labels(int64_t N, int64_t C, int64_t seed)
 static double ref_ce(const nb_tensor *x, const nb_tensor *t, nb_reduction r, double *l)
 {
     int64_t N = x->shape[0], C = x->shape[1];
-    double total = 0;
     for (int64_t n = 0; n < N; n++) {
         double s = 0;
         for (int64_t c = 0; c < C; c++)
             s += exp((double)x->data[n * C + c]);
         l[n] = -log(exp((double)x->data[n * C + (int64_t)t->data[n]]) / s);
-        total += l[n];
     }
-    return r == NB_REDUCE_MEAN ? total / (double)N : total;
+    return loss_ref_reduce(l, N, r);
 }
 
 static const int64_t shapes[][2] = {{1, 1}, {1, 3}, {3, 1}, {2, 3}, {4, 5}, {17, 3}, {3, 17}};
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
-
-static const nb_reduction reductions[] = {NB_REDUCE_MEAN, NB_REDUCE_SUM, NB_REDUCE_NONE};
 
 Test(cross_entropy, forward)
 {
@@ -50,20 +38,8 @@ Test(cross_entropy, forward)
         int64_t N = shapes[c][0], C = shapes[c][1];
         nb_tensor *x = rand_tensor(2, shapes[c], -5, 5, 1 + c, false);
         nb_tensor *t = make_labels(N, C, (int64_t)c);
-        double l[64];
-        for (int k = 0; k < 3; k++) {
-            nb_reduction r = reductions[k];
-            nb_tensor *out = nb_cross_entropy(x, t, r);
-            cr_assert_not_null(out, "%s", nb_error());
-            double total = ref_ce(x, t, r, l);
-            if (r == NB_REDUCE_NONE) {
-                cr_assert(out->ndim == 1 && out->shape[0] == N);
-                assert_close(out->data, l, N, 1e-6, 1e-5, "cross_entropy none");
-            } else {
-                cr_assert_eq(out->ndim, 0);
-                assert_close(out->data, &total, 1, 1e-6, 1e-5, "cross_entropy reduced");
-            }
-        }
+        /* NONE gives one loss per row, shaped like the labels [N]. */
+        assert_loss_forward(nb_cross_entropy, ref_ce, x, t, t, 1e-6, 1e-5, "cross_entropy");
         nb_tensor_free(x);
         nb_tensor_free(t);
     }
@@ -103,13 +79,13 @@ Test(cross_entropy, gradient)
         if (C == 1)
             continue;
         for (int k = 0; k < 3; k++) {
-            nb_reduction r = reductions[k];
+            loss_call call = {nb_cross_entropy, loss_reductions[k]};
             nb_tensor *in[2] = {rand_tensor(2, shapes[c], -3, 3, 100 + c, true),
                                 make_labels(N, C, 3 + (int64_t)c)};
             char what[64];
             snprintf(what, sizeof what, "cross_entropy [%lld,%lld] reduction %d",
                      (long long)N, (long long)C, k);
-            assert_gradcheck(f_ce, in, 2, &r, NULL, what);
+            assert_gradcheck(loss_gradcheck_fn, in, 2, &call, NULL, what);
             nb_tensor_free(in[0]);
             nb_tensor_free(in[1]);
         }
@@ -171,14 +147,7 @@ Test(cross_entropy, large_parallel)
     int64_t N = 300, C = 257;
     nb_tensor *x = rand_tensor(NB_SHAPE(300, 257), -4, 4, 3, true);
     nb_tensor *t = make_labels(N, C, 5);
-    double l[300];
-    double total = ref_ce(x, t, NB_REDUCE_MEAN, l);
-
-    nb_tensor *out = nb_cross_entropy(x, t, NB_REDUCE_NONE);
-    assert_close(out->data, l, N, 1e-6, 1e-5, "cross_entropy none large");
-    out = nb_cross_entropy(x, t, NB_REDUCE_MEAN);
-    assert_close(out->data, &total, 1, 0, 1e-6, "cross_entropy mean large");
-    cr_assert_eq(nb_backward(out), NB_OK, "%s", nb_error());
+    assert_loss_large(nb_cross_entropy, ref_ce, x, t, t, 1e-6, 1e-5, "cross_entropy");
     for (int64_t n = 0; n < N; n++) {
         double s = 0;
         for (int64_t c = 0; c < C; c++)
@@ -197,14 +166,7 @@ Test(cross_entropy, same_bits_for_any_thread_count)
 {
     nb_tensor *x = rand_tensor(NB_SHAPE(300, 257), -4, 4, 5, false);
     nb_tensor *t = make_labels(300, 257, 2);
-    int prev = nb_num_threads();
-    float got[2];
-    for (int k = 1; k <= 2; k++) {
-        nb_set_num_threads(k);
-        got[k - 1] = nb_cross_entropy(x, t, NB_REDUCE_MEAN)->data[0];
-    }
-    nb_set_num_threads(prev);
-    cr_assert_eq(memcmp(&got[0], &got[1], sizeof(float)), 0, "%.9g vs %.9g", got[0], got[1]);
+    assert_loss_same_bits(nb_cross_entropy, x, t, NB_REDUCE_MEAN);
     nb_tensor_free(x);
     nb_tensor_free(t);
 }
@@ -218,32 +180,27 @@ Test(cross_entropy, shape_errors)
     nb_tensor *x1 = nb_tensor_zeros(NB_SHAPE(4));
     nb_tensor *x3 = nb_tensor_zeros(NB_SHAPE(4, 3, 1));
     nb_tensor *x0 = nb_tensor_zeros(NB_SHAPE(4, 0));
-    assert_error(nb_cross_entropy(x, t5, NB_REDUCE_MEAN), NB_ERR_SHAPE,
-                 "cross_entropy: expected logits [N,C] and labels [N], got [4,3] and [5]");
-    nb_error_clear();
-    assert_error(nb_cross_entropy(x, t41, NB_REDUCE_MEAN), NB_ERR_SHAPE,
-                 "cross_entropy: expected logits [N,C] and labels [N], got [4,3] and [4,1]");
-    nb_error_clear();
-    assert_error(nb_cross_entropy(x1, t4, NB_REDUCE_NONE), NB_ERR_SHAPE,
-                 "cross_entropy: expected logits [N,C] and labels [N], got [4] and [4]");
-    nb_error_clear();
-    assert_error(nb_cross_entropy(x3, t4, NB_REDUCE_SUM), NB_ERR_SHAPE,
-                 "cross_entropy: expected logits [N,C] and labels [N], got [4,3,1] and [4]");
-    nb_error_clear();
-    assert_error(nb_cross_entropy(x0, t4, NB_REDUCE_SUM), NB_ERR_SHAPE,
-                 "cross_entropy: logits [4,0] have no classes");
-    nb_error_clear();
-    assert_error(nb_cross_entropy(x, t4, (nb_reduction)3), NB_ERR_ARG,
-                 "cross_entropy: invalid reduction 3");
-    nb_error_clear();
-    assert_error(nb_cross_entropy(x, t4, (nb_reduction)-1), NB_ERR_ARG,
-                 "cross_entropy: invalid reduction -1");
-    nb_error_clear();
-    assert_error(nb_cross_entropy(NULL, t4, NB_REDUCE_MEAN), NB_ERR_NULL,
-                 "cross_entropy: input 0 is NULL");
-    nb_error_clear();
-    assert_error(nb_cross_entropy(x, NULL, NB_REDUCE_MEAN), NB_ERR_NULL,
-                 "cross_entropy: input 1 is NULL");
+    const struct {
+        nb_tensor *x, *t;
+        nb_reduction r;
+        const char *msg;
+    } cases[] = {
+        {x, t5, NB_REDUCE_MEAN,
+         "cross_entropy: expected logits [N,C] and labels [N], got [4,3] and [5]"},
+        {x, t41, NB_REDUCE_MEAN,
+         "cross_entropy: expected logits [N,C] and labels [N], got [4,3] and [4,1]"},
+        {x1, t4, NB_REDUCE_NONE,
+         "cross_entropy: expected logits [N,C] and labels [N], got [4] and [4]"},
+        {x3, t4, NB_REDUCE_SUM,
+         "cross_entropy: expected logits [N,C] and labels [N], got [4,3,1] and [4]"},
+        {x0, t4, NB_REDUCE_SUM, "cross_entropy: logits [4,0] have no classes"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        nb_error_clear();
+        assert_error(nb_cross_entropy(cases[c].x, cases[c].t, cases[c].r), NB_ERR_SHAPE,
+                     cases[c].msg);
+    }
+    assert_loss_arg_errors(nb_cross_entropy, "cross_entropy", x, t4, 3);
     nb_tensor_free(x);
     nb_tensor_free(t5);
     nb_tensor_free(t4);
@@ -270,7 +227,7 @@ Test(cross_entropy, label_errors)
         nb_tensor *t = nb_tensor_from(NB_SHAPE(4), cases[c].labels);
         for (int k = 0; k < 3; k++) {
             nb_error_clear();
-            assert_error(nb_cross_entropy(x, t, reductions[k]), NB_ERR_ARG, cases[c].msg);
+            assert_error(nb_cross_entropy(x, t, loss_reductions[k]), NB_ERR_ARG, cases[c].msg);
         }
         nb_tensor_free(t);
     }

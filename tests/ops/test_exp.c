@@ -1,144 +1,25 @@
 /* exp: forward against exp() in double, gradients by finite differences. */
-#include <stdlib.h>
-#include <string.h>
-
-#include "../common.h"
+#include "elementwise.h"
 
 NB_TEST_SUITE(exp);
 
-static nb_tensor *f_exp(nb_tensor *const *in, void *ud)
-{
-    (void)ud;
-    return nb_exp(in[0]);
-}
+static double ref(double x, double p) { (void)p; return exp(x); }
 
-/* The definition, in double. */
-static double ref(double x) { return exp(x); }
-
-/* Tolerances for values and for gradients (expf is within an ulp or two). */
-#define ATOL 1e-30
-#define RTOL 1e-6
-#define DATOL 1e-30
-#define DRTOL 2e-6
-
-/* got matches want: both NaN, got is want rounded to float, or within atol + rtol |want|. */
-static void assert_near(float got, double want, double atol, double rtol, const char *what,
-                        int64_t i)
-{
-    float wf = (float)want;
-    bool ok = isnan(want) ? isnan(got)
-                          : got == wf || (!isinf(wf) &&
-                                          fabs((double)got - want) <= atol + rtol * fabs(want));
-    cr_assert(ok, "%s[%lld]: got %.9g, want %.9g", what, (long long)i, got, want);
-}
+/* d exp x / dx = exp x. Tolerances: expf is within an ulp or two. */
+static const unary_desc EXP = {.name = "exp", .op = nb_exp, .ref = ref, .dref = ref,
+                               .lo = -4, .hi = 4, .atol = 1e-30, .rtol = 1e-6,
+                               .datol = 1e-30, .drtol = 2e-6};
 
 Test(exp, forward_values)
 {
     /* exp 0 = 1, overflow to inf above ~88.7, underflow to 0, exp(-inf) = 0. */
     const float xs[] = {0.0f, -0.0f, 1.0f, -1.0f, 10.0f, -20.0f, 88.0f, 89.0f, -110.0f, INFINITY,
                         -INFINITY, NAN, 1e-30f};
-    nb_tensor *x = nb_tensor_from(NB_SHAPE(13), xs);
-    nb_tensor *y = nb_exp(x);
-    cr_assert_not_null(y, "%s", nb_error());
-    for (int i = 0; i < 13; i++)
-        assert_near(y->data[i], ref(xs[i]), ATOL, RTOL, "exp", i);
-    nb_tensor_free(x);
+    unary_check_values(&EXP, xs, 13, 0);
 }
 
-Test(exp, forward_shapes)
-{
-    /* The output has the input's shape, from rank 0 to 4 and an empty tensor. */
-    const int64_t shapes[][4] = {{0}, {1}, {17}, {3, 1}, {2, 3, 4}, {1, 3, 1, 5}, {0, 3}};
-    const int ranks[] = {0, 1, 1, 2, 3, 4, 2};
-    for (int c = 0; c < 7; c++) {
-        nb_tensor *x = rand_tensor(ranks[c], shapes[c], -4, 4, 40 + c, false);
-        nb_tensor *y = nb_exp(x);
-        cr_assert_not_null(y, "%s", nb_error());
-        cr_assert(nb_tensor_same_shape(x, y), "shape of case %d", c);
-        for (int64_t i = 0; i < y->size; i++)
-            assert_near(y->data[i], ref(x->data[i]), ATOL, RTOL, "exp", i);
-        nb_tensor_free(x);
-    }
-}
-
-static void check_gradient(float lo, float hi)
-{
-    const int64_t shapes[][4] = {{0}, {1}, {17}, {17, 3}, {1, 3, 1}, {2, 1, 3, 5}};
-    const int ranks[] = {0, 1, 1, 2, 3, 4};
-    for (int c = 0; c < 6; c++) {
-        nb_tensor *x = rand_tensor(ranks[c], shapes[c], lo, hi, 50 + c, true);
-        char what[96], s[64];
-        snprintf(what, sizeof what, "exp on %s", nb_tensor_shape_str(x, s, sizeof s));
-        assert_gradcheck(f_exp, &x, 1, NULL, NULL, what);
-        nb_tensor_free(x);
-    }
-}
-
-Test(exp, gradient)
-{
-    check_gradient(-4, 4);
-}
-
-/* y = exp(x) and dx for dy = seed, on `threads` threads. */
-static nb_tensor *run_large(nb_tensor *x, const nb_tensor *seed, int threads)
-{
-    nb_set_num_threads(threads);
-    nb_tensor_zero_grad(x);
-    nb_tensor *y = nb_exp(x);
-    cr_assert_not_null(y, "%s", nb_error());
-    cr_assert_eq(nb_backward_seed(y, seed), NB_OK, "%s", nb_error());
-    return y;
-}
-
-Test(exp, large_parallel)
-{
-    /* Above NB_PAR_MIN: values and gradient against the reference, and the same bits on
-     * 1 and 2 threads. */
-    int threads = nb_num_threads();
-    nb_tensor *x = rand_tensor(NB_SHAPE(300, 257), -4, 4, 60, true);
-    nb_tensor *seed = rand_tensor(NB_SHAPE(300, 257), -1, 1, 61, false);
-    int64_t n = x->size;
-    size_t bytes = sizeof(float) * (size_t)n;
-    float *y1 = malloc(bytes), *dx1 = malloc(bytes);
-    cr_assert(y1 && dx1);
-    nb_tensor *y = run_large(x, seed, 1);
-    memcpy(y1, y->data, bytes);
-    memcpy(dx1, x->grad->data, bytes);
-    y = run_large(x, seed, 2);
-    for (int64_t i = 0; i < n; i++) {
-        double v = x->data[i];
-        (void)v;
-        assert_near(y->data[i], ref(v), ATOL, RTOL, "exp", i);
-        assert_near(x->grad->data[i], seed->data[i] * (exp(v)), DATOL, DRTOL, "dexp", i);
-    }
-    cr_assert_eq(memcmp(y1, y->data, bytes), 0, "y differs between 1 and 2 threads");
-    cr_assert_eq(memcmp(dx1, x->grad->data, bytes), 0, "dx differs between 1 and 2 threads");
-    nb_set_num_threads(threads);
-    free(y1);
-    free(dx1);
-    nb_tensor_free(x);
-    nb_tensor_free(seed);
-}
-
-Test(exp, backward_accumulates)
-{
-    /* Two uses of x: the gradients of both add up in x->grad. */
-    nb_tensor *x = rand_tensor(NB_SHAPE(3, 5), -4, 4, 70, true);
-    nb_tensor *seed = nb_tensor_ones(NB_SHAPE(3, 5));
-    nb_tensor *y = nb_add(nb_exp(x), nb_exp(x));
-    cr_assert_not_null(y, "%s", nb_error());
-    cr_assert_eq(nb_backward_seed(y, seed), NB_OK, "%s", nb_error());
-    for (int64_t i = 0; i < 15; i++) {
-        double v = x->data[i];
-        (void)v;
-        assert_near(x->grad->data[i], 2 * (exp(v)), DATOL, DRTOL, "2 dexp", i);
-    }
-    nb_tensor_free(x);
-    nb_tensor_free(seed);
-}
-
-Test(exp, null_input)
-{
-    assert_error(nb_exp(NULL), NB_ERR_NULL, "exp: input 0 is NULL");
-}
-
+Test(exp, forward_shapes) { unary_check_shapes(&EXP); }
+Test(exp, gradient) { unary_check_gradient(&EXP, 0, -4, 4); }
+Test(exp, large_parallel) { unary_check_large_parallel(&EXP); }
+Test(exp, backward_accumulates) { unary_check_accumulates(&EXP); }
+Test(exp, null_input) { unary_check_null_input(&EXP); }

@@ -1,157 +1,33 @@
 /* log: forward against log() in double, gradients by finite differences. */
-#include <stdlib.h>
-#include <string.h>
-
-#include "../common.h"
+#include "elementwise.h"
 
 NB_TEST_SUITE(log);
 
-static nb_tensor *f_log(nb_tensor *const *in, void *ud)
-{
-    (void)ud;
-    return nb_log(in[0]);
-}
+static double ref(double x, double p) { (void)p; return log(x); }
+static double dref(double x, double p) { (void)p; return 1.0 / x; }
 
-/* The definition, in double. */
-static double ref(double x) { return log(x); }
-
-/* Tolerances for values and for gradients (logf is within an ulp or two). */
-#define ATOL 1e-7
-#define RTOL 1e-6
-#define DATOL 1e-30
-#define DRTOL 2e-6
-
-/* got matches want: both NaN, got is want rounded to float, or within atol + rtol |want|. */
-static void assert_near(float got, double want, double atol, double rtol, const char *what,
-                        int64_t i)
-{
-    float wf = (float)want;
-    bool ok = isnan(want) ? isnan(got)
-                          : got == wf || (!isinf(wf) &&
-                                          fabs((double)got - want) <= atol + rtol * fabs(want));
-    cr_assert(ok, "%s[%lld]: got %.9g, want %.9g", what, (long long)i, got, want);
-}
+/* Away from 0, where 1/x makes differences blow up. Tolerances: logf is within an ulp
+ * or two. */
+static const unary_desc LOG = {.name = "log", .op = nb_log, .ref = ref, .dref = dref,
+                               .lo = 0.5f, .hi = 4, .atol = 1e-7, .rtol = 1e-6,
+                               .datol = 1e-30, .drtol = 2e-6};
 
 Test(log, forward_values)
 {
     /* log 1 = 0; log 0 = -inf (either zero), log of a negative is NaN, log inf = inf. */
     const float xs[] = {1.0f, 2.718281828f, 0.5f, 1e-30f, 3e38f, 1e-45f, 0.0f, -0.0f, -1.0f,
                         INFINITY, -INFINITY, NAN};
-    nb_tensor *x = nb_tensor_from(NB_SHAPE(12), xs);
-    nb_tensor *y = nb_log(x);
-    cr_assert_not_null(y, "%s", nb_error());
-    for (int i = 0; i < 12; i++)
-        assert_near(y->data[i], ref(xs[i]), ATOL, RTOL, "log", i);
-    nb_tensor_free(x);
+    unary_check_values(&LOG, xs, 12, 0);
 }
 
-Test(log, forward_shapes)
-{
-    /* The output has the input's shape, from rank 0 to 4 and an empty tensor. */
-    const int64_t shapes[][4] = {{0}, {1}, {17}, {3, 1}, {2, 3, 4}, {1, 3, 1, 5}, {0, 3}};
-    const int ranks[] = {0, 1, 1, 2, 3, 4, 2};
-    for (int c = 0; c < 7; c++) {
-        nb_tensor *x = rand_tensor(ranks[c], shapes[c], 0.5f, 4, 40 + c, false);
-        nb_tensor *y = nb_log(x);
-        cr_assert_not_null(y, "%s", nb_error());
-        cr_assert(nb_tensor_same_shape(x, y), "shape of case %d", c);
-        for (int64_t i = 0; i < y->size; i++)
-            assert_near(y->data[i], ref(x->data[i]), ATOL, RTOL, "log", i);
-        nb_tensor_free(x);
-    }
-}
-
-static void check_gradient(float lo, float hi)
-{
-    const int64_t shapes[][4] = {{0}, {1}, {17}, {17, 3}, {1, 3, 1}, {2, 1, 3, 5}};
-    const int ranks[] = {0, 1, 1, 2, 3, 4};
-    for (int c = 0; c < 6; c++) {
-        nb_tensor *x = rand_tensor(ranks[c], shapes[c], lo, hi, 50 + c, true);
-        char what[96], s[64];
-        snprintf(what, sizeof what, "log on %s", nb_tensor_shape_str(x, s, sizeof s));
-        assert_gradcheck(f_log, &x, 1, NULL, NULL, what);
-        nb_tensor_free(x);
-    }
-}
-
-Test(log, gradient)
-{
-    check_gradient(0.5f, 4);  /* away from 0, where 1/x makes differences blow up */
-}
-
-/* y = log(x) and dx for dy = seed, on `threads` threads. */
-static nb_tensor *run_large(nb_tensor *x, const nb_tensor *seed, int threads)
-{
-    nb_set_num_threads(threads);
-    nb_tensor_zero_grad(x);
-    nb_tensor *y = nb_log(x);
-    cr_assert_not_null(y, "%s", nb_error());
-    cr_assert_eq(nb_backward_seed(y, seed), NB_OK, "%s", nb_error());
-    return y;
-}
-
-Test(log, large_parallel)
-{
-    /* Above NB_PAR_MIN: values and gradient against the reference, and the same bits on
-     * 1 and 2 threads. */
-    int threads = nb_num_threads();
-    nb_tensor *x = rand_tensor(NB_SHAPE(300, 257), 0.5f, 4, 60, true);
-    nb_tensor *seed = rand_tensor(NB_SHAPE(300, 257), -1, 1, 61, false);
-    int64_t n = x->size;
-    size_t bytes = sizeof(float) * (size_t)n;
-    float *y1 = malloc(bytes), *dx1 = malloc(bytes);
-    cr_assert(y1 && dx1);
-    nb_tensor *y = run_large(x, seed, 1);
-    memcpy(y1, y->data, bytes);
-    memcpy(dx1, x->grad->data, bytes);
-    y = run_large(x, seed, 2);
-    for (int64_t i = 0; i < n; i++) {
-        double v = x->data[i];
-        (void)v;
-        assert_near(y->data[i], ref(v), ATOL, RTOL, "log", i);
-        assert_near(x->grad->data[i], seed->data[i] * (1.0 / v), DATOL, DRTOL, "dlog", i);
-    }
-    cr_assert_eq(memcmp(y1, y->data, bytes), 0, "y differs between 1 and 2 threads");
-    cr_assert_eq(memcmp(dx1, x->grad->data, bytes), 0, "dx differs between 1 and 2 threads");
-    nb_set_num_threads(threads);
-    free(y1);
-    free(dx1);
-    nb_tensor_free(x);
-    nb_tensor_free(seed);
-}
-
-Test(log, backward_accumulates)
-{
-    /* Two uses of x: the gradients of both add up in x->grad. */
-    nb_tensor *x = rand_tensor(NB_SHAPE(3, 5), 0.5f, 4, 70, true);
-    nb_tensor *seed = nb_tensor_ones(NB_SHAPE(3, 5));
-    nb_tensor *y = nb_add(nb_log(x), nb_log(x));
-    cr_assert_not_null(y, "%s", nb_error());
-    cr_assert_eq(nb_backward_seed(y, seed), NB_OK, "%s", nb_error());
-    for (int64_t i = 0; i < 15; i++) {
-        double v = x->data[i];
-        (void)v;
-        assert_near(x->grad->data[i], 2 * (1.0 / v), DATOL, DRTOL, "2 dlog", i);
-    }
-    nb_tensor_free(x);
-    nb_tensor_free(seed);
-}
-
-Test(log, null_input)
-{
-    assert_error(nb_log(NULL), NB_ERR_NULL, "log: input 0 is NULL");
-}
+Test(log, forward_shapes) { unary_check_shapes(&LOG); }
+Test(log, gradient) { unary_check_gradient(&LOG, 0, 0.5f, 4); }
+Test(log, large_parallel) { unary_check_large_parallel(&LOG); }
+Test(log, backward_accumulates) { unary_check_accumulates(&LOG); }
+Test(log, null_input) { unary_check_null_input(&LOG); }
 
 Test(log, gradient_at_zero)
 {
     /* d log x / dx = 1/x: +inf at 0, as in PyTorch. */
-    nb_tensor *x = nb_tensor_from(NB_SHAPE(2), (float[]){0.0f, 0.25f});
-    cr_assert_eq(nb_tensor_set_requires_grad(x, true), NB_OK);
-    nb_tensor *seed = nb_tensor_ones(NB_SHAPE(2));
-    cr_assert_eq(nb_backward_seed(nb_log(x), seed), NB_OK, "%s", nb_error());
-    cr_assert(isinf(x->grad->data[0]) && x->grad->data[0] > 0);
-    cr_assert_eq(x->grad->data[1], 4.0f);
-    nb_tensor_free(x);
-    nb_tensor_free(seed);
+    unary_check_grad_at_zero(&LOG, 0.25f, 4.0f);
 }
-

@@ -1,27 +1,8 @@
 /* max_pool2d: forward and arg-max against explicit window loops in double, gradients by
  * finite differences, ties, NaN, errors and thread-count determinism. */
-#include <string.h>
-
-#include "../common.h"
+#include "pool2d_tests.h"
 
 NB_TEST_SUITE(max_pool2d);
-
-static nb_pool2d_opts opts_of(int kh, int kw, int sh, int sw, int pt, int pb, int pl, int pr)
-{
-    nb_pool2d_opts o = nb_pool2d_default(kh, kw);
-    o.stride_h = sh;
-    o.stride_w = sw;
-    o.pad_top = pt;
-    o.pad_bottom = pb;
-    o.pad_left = pl;
-    o.pad_right = pr;
-    return o;
-}
-
-static int64_t out_size(int64_t n, int k, int s, int p0, int p1)
-{
-    return (n + p0 + p1 - k) / s + 1;
-}
 
 /* want[n,c,i,j] = max of the window over the -inf-padded input, and want_arg the flat
  * index in x of its first maximum in row-major window order (a NaN beats any number;
@@ -29,34 +10,26 @@ static int64_t out_size(int64_t n, int k, int s, int p0, int p1)
 static int64_t ref_max_pool(const nb_tensor *x, const nb_pool2d_opts *o, double *want,
                             int64_t *want_arg)
 {
-    int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
-    int64_t Ho = out_size(H, o->kernel_h, o->stride_h, o->pad_top, o->pad_bottom);
-    int64_t Wo = out_size(W, o->kernel_w, o->stride_w, o->pad_left, o->pad_right);
-    int64_t k = 0;
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t i = 0; i < Ho; i++)
-                for (int64_t j = 0; j < Wo; j++, k++) {
-                    double m = -INFINITY;
-                    int64_t arg = -1;
-                    for (int a = 0; a < o->kernel_h; a++)
-                        for (int b = 0; b < o->kernel_w; b++) {
-                            int64_t h = i * o->stride_h - o->pad_top + a;
-                            int64_t w = j * o->stride_w - o->pad_left + b;
-                            if (h < 0 || h >= H || w < 0 || w >= W)
-                                continue; /* padding: -inf, never the first maximum */
-                            int64_t at = ((n * C + c) * H + h) * W + w;
-                            double v = x->data[at];
-                            if (arg < 0 || v > m || (isnan(v) && !isnan(m))) {
-                                m = v;
-                                arg = at;
-                            }
-                        }
-                    want[k] = m;
-                    if (want_arg)
-                        want_arg[k] = arg;
+    int64_t Ho, Wo, n = pool_outputs(x, o, &Ho, &Wo);
+    for (int64_t k = 0; k < n; k++) {
+        double m = -INFINITY;
+        int64_t arg = -1;
+        for (int a = 0; a < o->kernel_h; a++)
+            for (int b = 0; b < o->kernel_w; b++) {
+                int64_t at = window_tap(x, o, Ho, Wo, k, a, b);
+                if (at < 0)
+                    continue; /* padding: -inf, never the first maximum */
+                double v = x->data[at];
+                if (arg < 0 || v > m || (isnan(v) && !isnan(m))) {
+                    m = v;
+                    arg = at;
                 }
-    return k;
+            }
+        want[k] = m;
+        if (want_arg)
+            want_arg[k] = arg;
+    }
+    return n;
 }
 
 /* Runs forward and backward with seed dy and checks y and dx against the reference. */
@@ -225,32 +198,13 @@ static nb_tensor *separated_tensor(int ndim, const int64_t *shape, uint64_t seed
     return x;
 }
 
-static nb_tensor *f_max_pool(nb_tensor *const *in, void *ud)
-{
-    return nb_max_pool2d(in[0], ud);
-}
-
 Test(max_pool2d, gradient_grid)
 {
-    const int64_t shapes[][4] = {{1, 1, 5, 7}, {3, 1, 5, 7}, {1, 3, 5, 7}, {3, 3, 3, 5}};
-    uint64_t seed = 1;
-    for (int k = 2; k <= 3; k++)
-        for (int s = 1; s <= 2; s++)
-            for (int p = 0; p <= 1; p++)
-                for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
-                    nb_pool2d_opts o = opts_of(k, k, s, s, p, p, p, p);
-                    nb_tensor *x = separated_tensor(4, shapes[c], seed++);
-                    char what[96];
-                    snprintf(what, sizeof what, "max_pool2d k%d s%d p%d [%lld,%lld,%lld,%lld]",
-                             k, s, p, (long long)shapes[c][0], (long long)shapes[c][1],
-                             (long long)shapes[c][2], (long long)shapes[c][3]);
-                    assert_gradcheck(f_max_pool, &x, 1, &o, NULL, what);
-                    nb_tensor_free(x);
-                }
+    check_pool_gradient_grid(nb_max_pool2d, "max_pool2d", separated_tensor, false);
     /* Non-square kernel, different strides, asymmetric padding. */
-    nb_pool2d_opts o = opts_of(2, 3, 1, 2, 0, 1, 1, 0);
+    pool_args a = {nb_max_pool2d, opts_of(2, 3, 1, 2, 0, 1, 1, 0)};
     nb_tensor *x = separated_tensor(NB_SHAPE(2, 2, 5, 7), 99);
-    assert_gradcheck(f_max_pool, &x, 1, &o, NULL, "max_pool2d 2x3");
+    assert_gradcheck(f_pool, &x, 1, &a, NULL, "max_pool2d 2x3");
     nb_tensor_free(x);
 }
 
@@ -261,37 +215,7 @@ Test(max_pool2d, large_parallel_same_bits_for_any_thread_count)
      * same bits for 1 and 2 threads. */
     const nb_pool2d_opts cases[] = {opts_of(3, 3, 1, 1, 1, 1, 1, 1), nb_pool2d_default(2, 2),
                                     opts_of(3, 2, 2, 1, 0, 1, 1, 1)};
-    nb_tensor *x = rand_tensor(NB_SHAPE(4, 16, 41, 39), -2, 2, 5, true);
-    int threads = nb_num_threads();
-    size_t xbytes = (size_t)x->size * sizeof(float);
-    for (int c = 0; c < 3; c++) {
-        check_forward_backward(x, &cases[c], 50 + c, "max_pool2d large");
-        float *got_y[2], *got_dx[2];
-        size_t ybytes = 0;
-        for (int t = 0; t < 2; t++) {
-            nb_set_num_threads(t + 1);
-            nb_tensor_zero_grad(x);
-            nb_tensor *y = nb_max_pool2d(x, &cases[c]);
-            cr_assert_not_null(y, "%s", nb_error());
-            nb_tensor *dy = rand_tensor(y->ndim, y->shape, -1, 1, 60 + c, false);
-            cr_assert_eq(nb_backward_seed(y, dy), NB_OK, "%s", nb_error());
-            ybytes = (size_t)y->size * sizeof(float);
-            got_y[t] = malloc(ybytes);
-            got_dx[t] = malloc(xbytes);
-            memcpy(got_y[t], y->data, ybytes);
-            memcpy(got_dx[t], x->grad->data, xbytes);
-            nb_tensor_free(dy);
-            nb_step_reset();
-        }
-        nb_set_num_threads(threads);
-        cr_assert_eq(memcmp(got_y[0], got_y[1], ybytes), 0, "case %d: outputs differ", c);
-        cr_assert_eq(memcmp(got_dx[0], got_dx[1], xbytes), 0, "case %d: dx differs", c);
-        for (int t = 0; t < 2; t++) {
-            free(got_y[t]);
-            free(got_dx[t]);
-        }
-    }
-    nb_tensor_free(x);
+    check_pool_large(nb_max_pool2d, check_forward_backward, cases, "max_pool2d large");
 }
 
 Test(max_pool2d, no_grad_and_empty_batch)
@@ -316,21 +240,9 @@ Test(max_pool2d, no_grad_and_empty_batch)
 
 Test(max_pool2d, errors)
 {
-    nb_tensor *x3 = nb_tensor_zeros(NB_SHAPE(3, 5, 7));
+    check_pool_errors(nb_max_pool2d, "max_pool2d");
     nb_tensor *x = nb_tensor_zeros(NB_SHAPE(2, 3, 5, 7));
-    nb_pool2d_opts o = nb_pool2d_default(2, 2);
-    assert_error(nb_max_pool2d(x3, &o), NB_ERR_SHAPE,
-                 "max_pool2d: input must be 4-D [N,C,H,W], got [3,5,7]");
-    assert_error(nb_max_pool2d(x, NULL), NB_ERR_ARG, "max_pool2d: opts is NULL");
-    o = opts_of(0, 2, 1, 1, 0, 0, 0, 0);
-    assert_error(nb_max_pool2d(x, &o), NB_ERR_ARG, "max_pool2d: kernel 0x2 must be positive");
-    o = opts_of(2, -1, 1, 1, 0, 0, 0, 0);
-    assert_error(nb_max_pool2d(x, &o), NB_ERR_ARG, "max_pool2d: kernel 2x-1 must be positive");
-    o = opts_of(2, 2, 0, 1, 0, 0, 0, 0);
-    assert_error(nb_max_pool2d(x, &o), NB_ERR_ARG, "max_pool2d: stride 0x1 must be positive");
-    o = opts_of(2, 2, 1, -2, 0, 0, 0, 0);
-    assert_error(nb_max_pool2d(x, &o), NB_ERR_ARG, "max_pool2d: stride 1x-2 must be positive");
-    o = opts_of(2, 2, 1, 1, 0, -1, 0, 0);
+    nb_pool2d_opts o = opts_of(2, 2, 1, 1, 0, -1, 0, 0);
     assert_error(nb_max_pool2d(x, &o), NB_ERR_ARG,
                  "max_pool2d: padding (top 0, bottom -1, left 0, right 0) must not be negative");
     o = opts_of(3, 3, 1, 1, 0, 0, 2, 0);
@@ -339,17 +251,5 @@ Test(max_pool2d, errors)
     o = opts_of(1, 1, 1, 1, 1, 0, 0, 0);
     assert_error(nb_max_pool2d(x, &o), NB_ERR_ARG,
                  "max_pool2d: padding 1 must be at most half the kernel 1");
-    o = opts_of(6, 2, 1, 1, 0, 0, 0, 0);
-    assert_error(nb_max_pool2d(x, &o), NB_ERR_SHAPE,
-                 "max_pool2d: kernel 6x2 is larger than the padded input [2,3,5,7] "
-                 "(padded to 5x7)");
-    o = opts_of(2, 10, 1, 1, 0, 0, 1, 1);
-    assert_error(nb_max_pool2d(x, &o), NB_ERR_SHAPE,
-                 "max_pool2d: kernel 2x10 is larger than the padded input [2,3,5,7] "
-                 "(padded to 5x9)");
-    o = nb_pool2d_default(2, 2);
-    nb_error_clear(); /* a NULL input keeps an earlier message */
-    assert_error(nb_max_pool2d(NULL, &o), NB_ERR_NULL, "max_pool2d: input 0 is NULL");
-    nb_tensor_free(x3);
     nb_tensor_free(x);
 }

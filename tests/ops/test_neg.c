@@ -1,144 +1,25 @@
 /* neg: forward against the definition in double, gradients by finite differences. */
-#include <stdlib.h>
-#include <string.h>
-
-#include "../common.h"
+#include "elementwise.h"
 
 NB_TEST_SUITE(neg);
 
-static nb_tensor *f_neg(nb_tensor *const *in, void *ud)
-{
-    (void)ud;
-    return nb_neg(in[0]);
-}
+static double ref(double x, double p) { (void)p; return -x; }
+static double dref(double x, double p) { (void)x; (void)p; return -1.0; }
 
-/* The definition, in double. */
-static double ref(double x) { return -x; }
-
-/* Tolerances for values and for gradients */
-#define ATOL 0.0
-#define RTOL 0.0
-#define DATOL 0.0
-#define DRTOL 0.0
-
-/* got matches want: both NaN, got is want rounded to float, or within atol + rtol |want|. */
-static void assert_near(float got, double want, double atol, double rtol, const char *what,
-                        int64_t i)
-{
-    float wf = (float)want;
-    bool ok = isnan(want) ? isnan(got)
-                          : got == wf || (!isinf(wf) &&
-                                          fabs((double)got - want) <= atol + rtol * fabs(want));
-    cr_assert(ok, "%s[%lld]: got %.9g, want %.9g", what, (long long)i, got, want);
-}
+/* Zero tolerances: every value and gradient must be exact. */
+static const unary_desc NEG = {.name = "neg", .op = nb_neg, .ref = ref, .dref = dref,
+                               .lo = -3, .hi = 3};
 
 Test(neg, forward_values)
 {
     /* Exact: negation only flips the sign, also of zeros and infinities. */
     const float xs[] = {0.0f, -0.0f, 1.5f, -2.0f, INFINITY, -INFINITY, NAN, 3e38f, 1e-45f};
-    nb_tensor *x = nb_tensor_from(NB_SHAPE(9), xs);
-    nb_tensor *y = nb_neg(x);
-    cr_assert_not_null(y, "%s", nb_error());
-    for (int i = 0; i < 9; i++)
-        assert_near(y->data[i], ref(xs[i]), ATOL, RTOL, "neg", i);
+    nb_tensor *y = unary_check_values(&NEG, xs, 9, 0);
     cr_assert(signbit(y->data[0]) && !signbit(y->data[1]), "signed zeros");
-    nb_tensor_free(x);
 }
 
-Test(neg, forward_shapes)
-{
-    /* The output has the input's shape, from rank 0 to 4 and an empty tensor. */
-    const int64_t shapes[][4] = {{0}, {1}, {17}, {3, 1}, {2, 3, 4}, {1, 3, 1, 5}, {0, 3}};
-    const int ranks[] = {0, 1, 1, 2, 3, 4, 2};
-    for (int c = 0; c < 7; c++) {
-        nb_tensor *x = rand_tensor(ranks[c], shapes[c], -3, 3, 40 + c, false);
-        nb_tensor *y = nb_neg(x);
-        cr_assert_not_null(y, "%s", nb_error());
-        cr_assert(nb_tensor_same_shape(x, y), "shape of case %d", c);
-        for (int64_t i = 0; i < y->size; i++)
-            assert_near(y->data[i], ref(x->data[i]), ATOL, RTOL, "neg", i);
-        nb_tensor_free(x);
-    }
-}
-
-static void check_gradient(float lo, float hi)
-{
-    const int64_t shapes[][4] = {{0}, {1}, {17}, {17, 3}, {1, 3, 1}, {2, 1, 3, 5}};
-    const int ranks[] = {0, 1, 1, 2, 3, 4};
-    for (int c = 0; c < 6; c++) {
-        nb_tensor *x = rand_tensor(ranks[c], shapes[c], lo, hi, 50 + c, true);
-        char what[96], s[64];
-        snprintf(what, sizeof what, "neg on %s", nb_tensor_shape_str(x, s, sizeof s));
-        assert_gradcheck(f_neg, &x, 1, NULL, NULL, what);
-        nb_tensor_free(x);
-    }
-}
-
-Test(neg, gradient)
-{
-    check_gradient(-3, 3);
-}
-
-/* y = neg(x) and dx for dy = seed, on `threads` threads. */
-static nb_tensor *run_large(nb_tensor *x, const nb_tensor *seed, int threads)
-{
-    nb_set_num_threads(threads);
-    nb_tensor_zero_grad(x);
-    nb_tensor *y = nb_neg(x);
-    cr_assert_not_null(y, "%s", nb_error());
-    cr_assert_eq(nb_backward_seed(y, seed), NB_OK, "%s", nb_error());
-    return y;
-}
-
-Test(neg, large_parallel)
-{
-    /* Above NB_PAR_MIN: values and gradient against the reference, and the same bits on
-     * 1 and 2 threads. */
-    int threads = nb_num_threads();
-    nb_tensor *x = rand_tensor(NB_SHAPE(300, 257), -3, 3, 60, true);
-    nb_tensor *seed = rand_tensor(NB_SHAPE(300, 257), -1, 1, 61, false);
-    int64_t n = x->size;
-    size_t bytes = sizeof(float) * (size_t)n;
-    float *y1 = malloc(bytes), *dx1 = malloc(bytes);
-    cr_assert(y1 && dx1);
-    nb_tensor *y = run_large(x, seed, 1);
-    memcpy(y1, y->data, bytes);
-    memcpy(dx1, x->grad->data, bytes);
-    y = run_large(x, seed, 2);
-    for (int64_t i = 0; i < n; i++) {
-        double v = x->data[i];
-        (void)v;
-        assert_near(y->data[i], ref(v), ATOL, RTOL, "neg", i);
-        assert_near(x->grad->data[i], seed->data[i] * (-1.0), DATOL, DRTOL, "dneg", i);
-    }
-    cr_assert_eq(memcmp(y1, y->data, bytes), 0, "y differs between 1 and 2 threads");
-    cr_assert_eq(memcmp(dx1, x->grad->data, bytes), 0, "dx differs between 1 and 2 threads");
-    nb_set_num_threads(threads);
-    free(y1);
-    free(dx1);
-    nb_tensor_free(x);
-    nb_tensor_free(seed);
-}
-
-Test(neg, backward_accumulates)
-{
-    /* Two uses of x: the gradients of both add up in x->grad. */
-    nb_tensor *x = rand_tensor(NB_SHAPE(3, 5), -3, 3, 70, true);
-    nb_tensor *seed = nb_tensor_ones(NB_SHAPE(3, 5));
-    nb_tensor *y = nb_add(nb_neg(x), nb_neg(x));
-    cr_assert_not_null(y, "%s", nb_error());
-    cr_assert_eq(nb_backward_seed(y, seed), NB_OK, "%s", nb_error());
-    for (int64_t i = 0; i < 15; i++) {
-        double v = x->data[i];
-        (void)v;
-        assert_near(x->grad->data[i], 2 * (-1.0), DATOL, DRTOL, "2 dneg", i);
-    }
-    nb_tensor_free(x);
-    nb_tensor_free(seed);
-}
-
-Test(neg, null_input)
-{
-    assert_error(nb_neg(NULL), NB_ERR_NULL, "neg: input 0 is NULL");
-}
-
+Test(neg, forward_shapes) { unary_check_shapes(&NEG); }
+Test(neg, gradient) { unary_check_gradient(&NEG, 0, -3, 3); }
+Test(neg, large_parallel) { unary_check_large_parallel(&NEG); }
+Test(neg, backward_accumulates) { unary_check_accumulates(&NEG); }
+Test(neg, null_input) { unary_check_null_input(&NEG); }

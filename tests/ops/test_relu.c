@@ -1,149 +1,35 @@
 /* relu: forward against max(x, 0) in double, gradients by finite differences. */
-#include <stdlib.h>
-#include <string.h>
-
-#include "../common.h"
+#include "elementwise.h"
 
 NB_TEST_SUITE(relu);
 
-static nb_tensor *f_relu(nb_tensor *const *in, void *ud)
+static double ref(double x, double p) { (void)p; return x > 0 || isnan(x) ? x : 0.0; }
+static double dref(double x, double p) { (void)p; return x > 0 ? 1.0 : 0.0; }
+
+/* Keeps finite differences off the kink at 0. */
+static void off_kink(nb_tensor *x)
 {
-    (void)ud;
-    return nb_relu(in[0]);
+    for (int64_t i = 0; i < x->size; i++)
+        if (fabsf(x->data[i]) < 0.05f)
+            x->data[i] = x->data[i] < 0 ? -0.5f : 0.5f;
 }
 
-/* The definition, in double. */
-static double ref(double x) { return x > 0 || isnan(x) ? x : 0.0; }
-
-/* Tolerances for values and for gradients */
-#define ATOL 0.0
-#define RTOL 0.0
-#define DATOL 0.0
-#define DRTOL 0.0
-
-/* got matches want: both NaN, got is want rounded to float, or within atol + rtol |want|. */
-static void assert_near(float got, double want, double atol, double rtol, const char *what,
-                        int64_t i)
-{
-    float wf = (float)want;
-    bool ok = isnan(want) ? isnan(got)
-                          : got == wf || (!isinf(wf) &&
-                                          fabs((double)got - want) <= atol + rtol * fabs(want));
-    cr_assert(ok, "%s[%lld]: got %.9g, want %.9g", what, (long long)i, got, want);
-}
+/* Zero tolerances: every value and gradient must be exact. */
+static const unary_desc RELU = {.name = "relu", .op = nb_relu, .ref = ref, .dref = dref,
+                                .lo = -2, .hi = 2, .nudge = off_kink};
 
 Test(relu, forward_values)
 {
     /* Exact; NaN passes through as in PyTorch. */
     const float xs[] = {0.0f, -0.0f, 1.5f, -2.0f, 1e-30f, -1e-30f, INFINITY, -INFINITY, NAN};
-    nb_tensor *x = nb_tensor_from(NB_SHAPE(9), xs);
-    nb_tensor *y = nb_relu(x);
-    cr_assert_not_null(y, "%s", nb_error());
-    for (int i = 0; i < 9; i++)
-        assert_near(y->data[i], ref(xs[i]), ATOL, RTOL, "relu", i);
-    nb_tensor_free(x);
+    unary_check_values(&RELU, xs, 9, 0);
 }
 
-Test(relu, forward_shapes)
-{
-    /* The output has the input's shape, from rank 0 to 4 and an empty tensor. */
-    const int64_t shapes[][4] = {{0}, {1}, {17}, {3, 1}, {2, 3, 4}, {1, 3, 1, 5}, {0, 3}};
-    const int ranks[] = {0, 1, 1, 2, 3, 4, 2};
-    for (int c = 0; c < 7; c++) {
-        nb_tensor *x = rand_tensor(ranks[c], shapes[c], -2, 2, 40 + c, false);
-        nb_tensor *y = nb_relu(x);
-        cr_assert_not_null(y, "%s", nb_error());
-        cr_assert(nb_tensor_same_shape(x, y), "shape of case %d", c);
-        for (int64_t i = 0; i < y->size; i++)
-            assert_near(y->data[i], ref(x->data[i]), ATOL, RTOL, "relu", i);
-        nb_tensor_free(x);
-    }
-}
-
-static void check_gradient(float lo, float hi)
-{
-    const int64_t shapes[][4] = {{0}, {1}, {17}, {17, 3}, {1, 3, 1}, {2, 1, 3, 5}};
-    const int ranks[] = {0, 1, 1, 2, 3, 4};
-    for (int c = 0; c < 6; c++) {
-        nb_tensor *x = rand_tensor(ranks[c], shapes[c], lo, hi, 50 + c, true);
-        for (int64_t i = 0; i < x->size; i++) /* keep finite differences off the kink */
-            if (fabsf(x->data[i]) < 0.05f)
-                x->data[i] = x->data[i] < 0 ? -0.5f : 0.5f;
-        char what[96], s[64];
-        snprintf(what, sizeof what, "relu on %s", nb_tensor_shape_str(x, s, sizeof s));
-        assert_gradcheck(f_relu, &x, 1, NULL, NULL, what);
-        nb_tensor_free(x);
-    }
-}
-
-Test(relu, gradient)
-{
-    check_gradient(-2, 2);
-}
-
-/* y = relu(x) and dx for dy = seed, on `threads` threads. */
-static nb_tensor *run_large(nb_tensor *x, const nb_tensor *seed, int threads)
-{
-    nb_set_num_threads(threads);
-    nb_tensor_zero_grad(x);
-    nb_tensor *y = nb_relu(x);
-    cr_assert_not_null(y, "%s", nb_error());
-    cr_assert_eq(nb_backward_seed(y, seed), NB_OK, "%s", nb_error());
-    return y;
-}
-
-Test(relu, large_parallel)
-{
-    /* Above NB_PAR_MIN: values and gradient against the reference, and the same bits on
-     * 1 and 2 threads. */
-    int threads = nb_num_threads();
-    nb_tensor *x = rand_tensor(NB_SHAPE(300, 257), -2, 2, 60, true);
-    nb_tensor *seed = rand_tensor(NB_SHAPE(300, 257), -1, 1, 61, false);
-    int64_t n = x->size;
-    size_t bytes = sizeof(float) * (size_t)n;
-    float *y1 = malloc(bytes), *dx1 = malloc(bytes);
-    cr_assert(y1 && dx1);
-    nb_tensor *y = run_large(x, seed, 1);
-    memcpy(y1, y->data, bytes);
-    memcpy(dx1, x->grad->data, bytes);
-    y = run_large(x, seed, 2);
-    for (int64_t i = 0; i < n; i++) {
-        double v = x->data[i];
-        (void)v;
-        assert_near(y->data[i], ref(v), ATOL, RTOL, "relu", i);
-        assert_near(x->grad->data[i], seed->data[i] * (v > 0 ? 1.0 : 0.0),
-                    DATOL, DRTOL, "drelu", i);
-    }
-    cr_assert_eq(memcmp(y1, y->data, bytes), 0, "y differs between 1 and 2 threads");
-    cr_assert_eq(memcmp(dx1, x->grad->data, bytes), 0, "dx differs between 1 and 2 threads");
-    nb_set_num_threads(threads);
-    free(y1);
-    free(dx1);
-    nb_tensor_free(x);
-    nb_tensor_free(seed);
-}
-
-Test(relu, backward_accumulates)
-{
-    /* Two uses of x: the gradients of both add up in x->grad. */
-    nb_tensor *x = rand_tensor(NB_SHAPE(3, 5), -2, 2, 70, true);
-    nb_tensor *seed = nb_tensor_ones(NB_SHAPE(3, 5));
-    nb_tensor *y = nb_add(nb_relu(x), nb_relu(x));
-    cr_assert_not_null(y, "%s", nb_error());
-    cr_assert_eq(nb_backward_seed(y, seed), NB_OK, "%s", nb_error());
-    for (int64_t i = 0; i < 15; i++) {
-        double v = x->data[i];
-        (void)v;
-        assert_near(x->grad->data[i], 2 * (v > 0 ? 1.0 : 0.0), DATOL, DRTOL, "2 drelu", i);
-    }
-    nb_tensor_free(x);
-    nb_tensor_free(seed);
-}
-
-Test(relu, null_input)
-{
-    assert_error(nb_relu(NULL), NB_ERR_NULL, "relu: input 0 is NULL");
-}
+Test(relu, forward_shapes) { unary_check_shapes(&RELU); }
+Test(relu, gradient) { unary_check_gradient(&RELU, 0, -2, 2); }
+Test(relu, large_parallel) { unary_check_large_parallel(&RELU); }
+Test(relu, backward_accumulates) { unary_check_accumulates(&RELU); }
+Test(relu, null_input) { unary_check_null_input(&RELU); }
 
 Test(relu, gradient_at_kink)
 {
@@ -157,4 +43,3 @@ Test(relu, gradient_at_kink)
     nb_tensor_free(x);
     nb_tensor_free(seed);
 }
-

@@ -1,146 +1,27 @@
 /* tanh: forward against tanh() in double, gradients by finite differences. */
-#include <stdlib.h>
-#include <string.h>
-
-#include "../common.h"
+#include "elementwise.h"
 
 NB_TEST_SUITE(tanh);
 
-static nb_tensor *f_tanh(nb_tensor *const *in, void *ud)
-{
-    (void)ud;
-    return nb_tanh(in[0]);
-}
+static double ref(double x, double p) { (void)p; return tanh(x); }
+static double dref(double x, double p) { (void)p; return 1.0 - tanh(x) * tanh(x); }
 
-/* The definition, in double. */
-static double ref(double x) { return tanh(x); }
-
-/* Tolerances for values and for gradients (tanhf is within an ulp or two; dx = dy (1 - y^2) cancels
- * when |y| is near 1, losing a few bits). */
-#define ATOL 1e-30
-#define RTOL 1e-6
-#define DATOL 2e-7
-#define DRTOL 1e-5
-
-/* got matches want: both NaN, got is want rounded to float, or within atol + rtol |want|. */
-static void assert_near(float got, double want, double atol, double rtol, const char *what,
-                        int64_t i)
-{
-    float wf = (float)want;
-    bool ok = isnan(want) ? isnan(got)
-                          : got == wf || (!isinf(wf) &&
-                                          fabs((double)got - want) <= atol + rtol * fabs(want));
-    cr_assert(ok, "%s[%lld]: got %.9g, want %.9g", what, (long long)i, got, want);
-}
+/* Tolerances: tanhf is within an ulp or two; dx = dy (1 - y^2) cancels when |y| is near 1,
+ * losing a few bits. */
+static const unary_desc TANH = {.name = "tanh", .op = nb_tanh, .ref = ref, .dref = dref,
+                                .lo = -3, .hi = 3, .atol = 1e-30, .rtol = 1e-6,
+                                .datol = 2e-7, .drtol = 1e-5};
 
 Test(tanh, forward_values)
 {
     /* tanh 0 = 0, saturates to +-1, odd. */
     const float xs[] = {0.0f, -0.0f, 0.5f, -1.0f, 3.0f, 20.0f, -20.0f, 1e-30f, INFINITY, -INFINITY,
                         NAN};
-    nb_tensor *x = nb_tensor_from(NB_SHAPE(11), xs);
-    nb_tensor *y = nb_tanh(x);
-    cr_assert_not_null(y, "%s", nb_error());
-    for (int i = 0; i < 11; i++)
-        assert_near(y->data[i], ref(xs[i]), ATOL, RTOL, "tanh", i);
-    nb_tensor_free(x);
+    unary_check_values(&TANH, xs, 11, 0);
 }
 
-Test(tanh, forward_shapes)
-{
-    /* The output has the input's shape, from rank 0 to 4 and an empty tensor. */
-    const int64_t shapes[][4] = {{0}, {1}, {17}, {3, 1}, {2, 3, 4}, {1, 3, 1, 5}, {0, 3}};
-    const int ranks[] = {0, 1, 1, 2, 3, 4, 2};
-    for (int c = 0; c < 7; c++) {
-        nb_tensor *x = rand_tensor(ranks[c], shapes[c], -3, 3, 40 + c, false);
-        nb_tensor *y = nb_tanh(x);
-        cr_assert_not_null(y, "%s", nb_error());
-        cr_assert(nb_tensor_same_shape(x, y), "shape of case %d", c);
-        for (int64_t i = 0; i < y->size; i++)
-            assert_near(y->data[i], ref(x->data[i]), ATOL, RTOL, "tanh", i);
-        nb_tensor_free(x);
-    }
-}
-
-static void check_gradient(float lo, float hi)
-{
-    const int64_t shapes[][4] = {{0}, {1}, {17}, {17, 3}, {1, 3, 1}, {2, 1, 3, 5}};
-    const int ranks[] = {0, 1, 1, 2, 3, 4};
-    for (int c = 0; c < 6; c++) {
-        nb_tensor *x = rand_tensor(ranks[c], shapes[c], lo, hi, 50 + c, true);
-        char what[96], s[64];
-        snprintf(what, sizeof what, "tanh on %s", nb_tensor_shape_str(x, s, sizeof s));
-        assert_gradcheck(f_tanh, &x, 1, NULL, NULL, what);
-        nb_tensor_free(x);
-    }
-}
-
-Test(tanh, gradient)
-{
-    check_gradient(-3, 3);
-}
-
-/* y = tanh(x) and dx for dy = seed, on `threads` threads. */
-static nb_tensor *run_large(nb_tensor *x, const nb_tensor *seed, int threads)
-{
-    nb_set_num_threads(threads);
-    nb_tensor_zero_grad(x);
-    nb_tensor *y = nb_tanh(x);
-    cr_assert_not_null(y, "%s", nb_error());
-    cr_assert_eq(nb_backward_seed(y, seed), NB_OK, "%s", nb_error());
-    return y;
-}
-
-Test(tanh, large_parallel)
-{
-    /* Above NB_PAR_MIN: values and gradient against the reference, and the same bits on
-     * 1 and 2 threads. */
-    int threads = nb_num_threads();
-    nb_tensor *x = rand_tensor(NB_SHAPE(300, 257), -3, 3, 60, true);
-    nb_tensor *seed = rand_tensor(NB_SHAPE(300, 257), -1, 1, 61, false);
-    int64_t n = x->size;
-    size_t bytes = sizeof(float) * (size_t)n;
-    float *y1 = malloc(bytes), *dx1 = malloc(bytes);
-    cr_assert(y1 && dx1);
-    nb_tensor *y = run_large(x, seed, 1);
-    memcpy(y1, y->data, bytes);
-    memcpy(dx1, x->grad->data, bytes);
-    y = run_large(x, seed, 2);
-    for (int64_t i = 0; i < n; i++) {
-        double v = x->data[i];
-        (void)v;
-        assert_near(y->data[i], ref(v), ATOL, RTOL, "tanh", i);
-        assert_near(x->grad->data[i], seed->data[i] * (1.0 - tanh(v) * tanh(v)),
-                    DATOL, DRTOL, "dtanh", i);
-    }
-    cr_assert_eq(memcmp(y1, y->data, bytes), 0, "y differs between 1 and 2 threads");
-    cr_assert_eq(memcmp(dx1, x->grad->data, bytes), 0, "dx differs between 1 and 2 threads");
-    nb_set_num_threads(threads);
-    free(y1);
-    free(dx1);
-    nb_tensor_free(x);
-    nb_tensor_free(seed);
-}
-
-Test(tanh, backward_accumulates)
-{
-    /* Two uses of x: the gradients of both add up in x->grad. */
-    nb_tensor *x = rand_tensor(NB_SHAPE(3, 5), -3, 3, 70, true);
-    nb_tensor *seed = nb_tensor_ones(NB_SHAPE(3, 5));
-    nb_tensor *y = nb_add(nb_tanh(x), nb_tanh(x));
-    cr_assert_not_null(y, "%s", nb_error());
-    cr_assert_eq(nb_backward_seed(y, seed), NB_OK, "%s", nb_error());
-    for (int64_t i = 0; i < 15; i++) {
-        double v = x->data[i];
-        (void)v;
-        assert_near(x->grad->data[i], 2 * (1.0 - tanh(v) * tanh(v)), DATOL, DRTOL, "2 dtanh", i);
-    }
-    nb_tensor_free(x);
-    nb_tensor_free(seed);
-}
-
-Test(tanh, null_input)
-{
-    assert_error(nb_tanh(NULL), NB_ERR_NULL, "tanh: input 0 is NULL");
-}
-
+Test(tanh, forward_shapes) { unary_check_shapes(&TANH); }
+Test(tanh, gradient) { unary_check_gradient(&TANH, 0, -3, 3); }
+Test(tanh, large_parallel) { unary_check_large_parallel(&TANH); }
+Test(tanh, backward_accumulates) { unary_check_accumulates(&TANH); }
+Test(tanh, null_input) { unary_check_null_input(&TANH); }
