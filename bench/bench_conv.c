@@ -11,23 +11,14 @@
  * printed as a fraction of it. Threads: nb_num_threads() (OMP_NUM_THREADS). Each
  * figure is the best of several runs after a warm-up.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
-#include <math.h>
+#include "bench.h"
+
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-#include "nabla.h"
 #include "nabla/op.h"
 
 enum { WARMUP = 3, RUNS = 15 };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 typedef struct layer {
     const char *name;
@@ -45,20 +36,15 @@ static void die(const char *what)
 static double time_conv(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_tensor *seed,
                         const nb_conv2d_opts *o, bool backward)
 {
-    double best = INFINITY;
-    for (int r = 0; r < WARMUP + RUNS; r++) {
-        double t = now();
+    bench_runs r = bench_runs_start(WARMUP, RUNS);
+    while (bench_runs_next(&r)) {
         nb_tensor *y = nb_conv2d(x, w, b, o);
         if (!y)
             die("conv2d");
         if (backward && nb_backward_seed(y, seed) != NB_OK)
             die("backward");
-        t = now() - t;
-        nb_step_reset();
-        if (r >= WARMUP && t < best)
-            best = t;
     }
-    return best;
+    return r.best;
 }
 
 /* Best seconds of C [M,N] = A [M,K] B [K,N]. */
@@ -75,19 +61,14 @@ static double time_gemm(int64_t M, int64_t N, int64_t K)
         A[i] = nb_rng_uniform(1, (uint64_t)i) - 0.5f;
     for (int64_t i = 0; i < K * N; i++)
         B[i] = nb_rng_uniform(2, (uint64_t)i) - 0.5f;
-    double best = INFINITY;
-    for (int r = 0; r < WARMUP + RUNS; r++) {
-        double t = now();
+    bench_runs r = bench_runs_start(WARMUP, RUNS);
+    while (bench_runs_next(&r))
         if (nb_gemm(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N) != NB_OK)
             die("gemm");
-        t = now() - t;
-        if (r >= WARMUP && t < best)
-            best = t;
-    }
     free(A);
     free(B);
     free(C);
-    return best;
+    return r.best;
 }
 
 static void bench_layer(const layer *l)

@@ -5,23 +5,16 @@
  * is the best of several timed runs after a warm-up. Exits 1 if the two results
  * disagree beyond float rounding.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include "bench.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "nabla.h"
 #include "nabla/op.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void fill(float *x, int64_t n, uint64_t seed)
 {
@@ -29,13 +22,13 @@ static void fill(float *x, int64_t n, uint64_t seed)
         x[i] = 2.0f * nb_rng_uniform(seed, (uint64_t)i) - 1.0f;
 }
 
-/* Best wall time of `reps` runs of C = A B (N x N) by nabla or OpenBLAS. */
+/* Best wall time of `reps` runs of C = A B (N x N) by nabla or OpenBLAS, after one
+ * warm-up run. */
 static double time_gemm(bool blas, int64_t N, const float *A, const float *B, float *C,
                         int reps)
 {
-    double best = INFINITY;
-    for (int r = 0; r < reps; r++) {
-        double t = now();
+    bench_runs r = bench_runs_start(1, reps);
+    while (bench_runs_next(&r)) {
         if (blas) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)N, (int)N,
                         1.0f, A, (int)N, B, (int)N, 0.0f, C, (int)N);
@@ -43,11 +36,8 @@ static double time_gemm(bool blas, int64_t N, const float *A, const float *B, fl
             fprintf(stderr, "bench_matmul: nb_gemm failed: %s\n", nb_error());
             exit(1);
         }
-        t = now() - t;
-        if (t < best)
-            best = t;
     }
-    return best;
+    return r.best;
 }
 
 int main(void)
@@ -76,9 +66,7 @@ int main(void)
         int reps = (int)(2e10 / flops) + 3;   /* about 20 GFLOP of work, at least 3 runs */
 
         /* Each library's runs back to back, so one's idle threads do not slow the other. */
-        time_gemm(false, N, A, B, C, 1);
         double t_nb = time_gemm(false, N, A, B, C, reps);
-        time_gemm(true, N, A, B, D, 1);
         double t_blas = time_gemm(true, N, A, B, D, reps);
 
         /* max |C - D| relative to max |D|; NaN anywhere counts as a mismatch. */

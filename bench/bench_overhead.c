@@ -7,33 +7,24 @@
  * each the best of several rounds, and the same figures relative to a malloc+free pair
  * of 64 bytes measured in the same run (a yardstick for this machine's speed).
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include "bench.h"
+
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
-#include "nabla.h"
 
 #define CHAIN 1000
 #define ROUNDS 200
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Best time per op over ROUNDS rounds of a CHAIN-op chain; backward too if asked. */
 static double chain(nb_tensor *x, nb_tensor *one, bool backward, double *bwd_ns)
 {
     double best = 1e30, best_b = 1e30;
     for (int r = 0; r < ROUNDS; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         nb_tensor *y = x;
         for (int i = 0; i < CHAIN; i++)
             y = nb_add(y, one);
-        double t1 = now();
+        double t1 = bench_now();
         if (!y) {
             fprintf(stderr, "bench_overhead: %s\n", nb_error());
             exit(1);
@@ -43,7 +34,7 @@ static double chain(nb_tensor *x, nb_tensor *one, bool backward, double *bwd_ns)
                 fprintf(stderr, "bench_overhead: %s\n", nb_error());
                 exit(1);
             }
-            double t2 = now();
+            double t2 = bench_now();
             best_b = t2 - t1 < best_b ? t2 - t1 : best_b;
         }
         best = t1 - t0 < best ? t1 - t0 : best;
@@ -56,17 +47,14 @@ static double chain(nb_tensor *x, nb_tensor *one, bool backward, double *bwd_ns)
 
 static double malloc_free_ns(void)
 {
-    double best = 1e30;
-    for (int r = 0; r < ROUNDS; r++) {
-        double t0 = now();
+    bench_runs r = bench_runs_start(0, ROUNDS);
+    while (bench_runs_next(&r)) {
         for (int i = 0; i < CHAIN; i++) {
             void *volatile p = malloc(64);
             free(p);
         }
-        double t = now() - t0;
-        best = t < best ? t : best;
     }
-    return best / CHAIN * 1e9;
+    return r.best / CHAIN * 1e9;
 }
 
 int main(void)

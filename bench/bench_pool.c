@@ -14,23 +14,13 @@
  * the best of several runs after a warm-up, for 1 thread and for nb_num_threads()
  * (OMP_NUM_THREADS) if that is more; memcpy is one thread.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
-#include <math.h>
+#include "bench.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include "nabla.h"
 
 enum { WARMUP = 3, RUNS = 20 };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -42,20 +32,15 @@ static void die(const char *what)
 static double time_pool(nb_tensor *x, const nb_tensor *seed, const nb_pool2d_opts *o,
                         bool backward)
 {
-    double best = INFINITY;
-    for (int r = 0; r < WARMUP + RUNS; r++) {
-        double t = now();
+    bench_runs r = bench_runs_start(WARMUP, RUNS);
+    while (bench_runs_next(&r)) {
         nb_tensor *y = nb_max_pool2d(x, o);
         if (!y)
             die("max_pool2d");
         if (backward && nb_backward_seed(y, seed) != NB_OK)
             die("backward");
-        t = now() - t;
-        nb_step_reset();
-        if (r >= WARMUP && t < best)
-            best = t;
     }
-    return best;
+    return r.best;
 }
 
 /* Best seconds of a memcpy of `bytes`. */
@@ -66,19 +51,15 @@ static double time_memcpy(const float *src, size_t bytes)
         fprintf(stderr, "bench_pool: out of memory\n");
         exit(1);
     }
-    double best = INFINITY;
-    for (int r = 0; r < WARMUP + RUNS; r++) {
-        double t = now();
+    bench_runs r = bench_runs_start(WARMUP, RUNS);
+    while (bench_runs_next(&r)) {
         memcpy(dst, src, bytes);
         /* Keep the copy observable so it is not optimised away. */
-        volatile float sink = dst[(size_t)r % (bytes / sizeof(float))];
+        volatile float sink = dst[(size_t)r.run % (bytes / sizeof(float))];
         (void)sink;
-        t = now() - t;
-        if (r >= WARMUP && t < best)
-            best = t;
     }
     free(dst);
-    return best;
+    return r.best;
 }
 
 static void report(const char *what, int threads, double s, double bytes, double ref_s)
