@@ -52,8 +52,9 @@ typedef struct nb_gradcheck_result {
 
 /* Compares analytic gradients with central finite differences. The output y = f(inputs)
  * is reduced to L = sum(r * y) with fixed random weights r, so every output element is
- * checked. Each input that requires grad must be persistent; its values are perturbed
- * and restored, its grad is overwritten. opts may be NULL for the defaults.
+ * checked. Inputs must exist before the call (persistent tensors, or step tensors made
+ * earlier); the values of each input that requires grad are perturbed and restored, and
+ * its grad is overwritten. opts may be NULL for the defaults.
  * Returns NB_OK when every evaluation ran (see res->passed for the verdict), or the
  * error of a failed evaluation. Step memory used by the check is given back. */
 nb_status nb_gradcheck(nb_gradcheck_fn f, nb_tensor *const *inputs, int n_inputs, void *ud,
