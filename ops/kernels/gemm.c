@@ -162,41 +162,12 @@ static gemm_arch gemm_arch_get(void)
 
 /* ---- packing -------------------------------------------------------------------------- */
 
-/* Packs rows [0, m) x columns [0, KC) of op(A), starting at A's element (i0, k0) of
- * op(A), into one MR-tall sliver: dst[k*MR + i] = op(A)[i0+i][k0+k], zero for i >= m. */
-static void pack_a(bool trans_a, const float *A, int64_t lda, int64_t i0, int64_t k0,
-                   int64_t m, int64_t KC, int64_t MR, float *dst)
-{
-    if (trans_a) {
-        /* op(A)[i][k] = A[k][i]: the MR values of one k are contiguous. */
-        for (int64_t k = 0; k < KC; k++) {
-            const float *src = A + (k0 + k) * lda + i0;
-            float *d = dst + k * MR;
-            int64_t i = 0;
-            for (; i < m; i++)
-                d[i] = src[i];
-            for (; i < MR; i++)
-                d[i] = 0.0f;
-        }
-        return;
-    }
-    for (int64_t i = 0; i < MR; i++) {
-        float *d = dst + i;
-        if (i >= m) {
-            for (int64_t k = 0; k < KC; k++)
-                d[k * MR] = 0.0f;
-            continue;
-        }
-        const float *src = A + (i0 + i) * lda + k0;
-        for (int64_t k = 0; k < KC; k++)
-            d[k * MR] = src[k];
-    }
-}
-
 /* Packs rows [0, KC) x columns [0, n) of op(B), starting at op(B)'s element (k0, j0),
- * into one NR-wide sliver: dst[k*NR + j] = op(B)[k0+k][j0+j], zero for j >= n. */
-static void pack_b(bool trans_b, const float *B, int64_t ldb, int64_t k0, int64_t j0,
-                   int64_t n, int64_t KC, int64_t NR, float *dst)
+ * into one NR-wide sliver: dst[k*NR + j] = op(B)[k0+k][j0+j], zero for j >= n.
+ * An MR-tall sliver of op(A) is the same packing of op(A)^T, which is stored as A with
+ * the transpose flag flipped: pack_sliver(!trans_a, A, lda, k0, i0, m, KC, MR, dst). */
+static void pack_sliver(bool trans_b, const float *B, int64_t ldb, int64_t k0, int64_t j0,
+                        int64_t n, int64_t KC, int64_t NR, float *dst)
 {
     if (!trans_b) {
         for (int64_t k = 0; k < KC; k++) {
@@ -330,16 +301,16 @@ static void gemm_blocked(const gemm_job *j, int tid, int nth)
             const float beta_p = pc == 0 ? j->beta : 1.0f;
             static_range(n_js, tid, nth, &lo, &hi);
             for (int64_t js = lo; js < hi; js++)
-                pack_b(j->trans_b, j->B, j->ldb, pc, jc + js * NR, min64(NR, nc - js * NR),
-                       kc, NR, j->b_pack + js * NR * kc);
+                pack_sliver(j->trans_b, j->B, j->ldb, pc, jc + js * NR,
+                            min64(NR, nc - js * NR), kc, NR, j->b_pack + js * NR * kc);
             gemm_barrier(nth);
             for (int64_t ic = 0; ic < M; ic += j->MC) {
                 const int64_t mc = min64(j->MC, M - ic);
                 const int64_t n_is = (mc + MR - 1) / MR;
                 static_range(n_is, tid, nth, &lo, &hi);
                 for (int64_t is = lo; is < hi; is++)
-                    pack_a(j->trans_a, j->A, j->lda, ic + is * MR, pc, min64(MR, mc - is * MR),
-                           kc, MR, j->a_pack + is * MR * kc);
+                    pack_sliver(!j->trans_a, j->A, j->lda, pc, ic + is * MR,
+                                min64(MR, mc - is * MR), kc, MR, j->a_pack + is * MR * kc);
                 gemm_barrier(nth);
                 /* The (js, is) tiles in the order of collapse(2). */
                 static_range(n_js * n_is, tid, nth, &lo, &hi);
