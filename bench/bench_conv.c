@@ -6,7 +6,7 @@
  * FLOPs counted: forward 2 N C_out H_out W_out C_in kH kW (the multiply-adds of the
  * GEMM; the bias and im2col are not counted); forward + backward adds the same again
  * for dw and, when the input needs a gradient, again for dx (3x for (b), 2x for (a)).
- * As a same-run reference, the single nb_gemm of the forward's size
+ * As a same-run reference, the single nb_kernel_gemm of the forward's size
  * (M = C_out, K = C_in kH kW, N = batch H_out W_out) is timed too, and conv's speed is
  * printed as a fraction of it. Threads: nb_num_threads() (OMP_NUM_THREADS). Each
  * figure is the best of several runs after a warm-up.
@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "nabla/op.h"
+#include "nabla/kernels.h"
 
 enum { WARMUP = 3, RUNS = 15 };
 
@@ -63,7 +63,7 @@ static double time_gemm(int64_t M, int64_t N, int64_t K)
         B[i] = nb_rng_uniform(2, (uint64_t)i) - 0.5f;
     bench_runs r = bench_runs_start(WARMUP, RUNS);
     while (bench_runs_next(&r))
-        if (nb_gemm(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N) != NB_OK)
+        if (nb_kernel_gemm(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N) != NB_OK)
             die("gemm");
     free(A);
     free(B);

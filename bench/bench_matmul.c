@@ -1,5 +1,5 @@
 /*
- * bench_matmul: GFLOP/s of nb_gemm against OpenBLAS's cblas_sgemm on square
+ * bench_matmul: GFLOP/s of nb_kernel_gemm against OpenBLAS's cblas_sgemm on square
  * C = A B (no transposes, alpha 1, beta 0) at N = 256, 512, 1024, measured in the same
  * run with the same thread count (nb_num_threads(), i.e. OMP_NUM_THREADS). Each figure
  * is the best of several timed runs after a warm-up. Exits 1 if the two results
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "nabla.h"
-#include "nabla/op.h"
+#include "nabla/kernels.h"
 
 static void fill(float *x, int64_t n, uint64_t seed)
 {
@@ -32,8 +32,8 @@ static double time_gemm(bool blas, int64_t N, const float *A, const float *B, fl
         if (blas) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)N, (int)N,
                         1.0f, A, (int)N, B, (int)N, 0.0f, C, (int)N);
-        } else if (nb_gemm(false, false, N, N, N, 1.0f, A, N, B, N, 0.0f, C, N) != NB_OK) {
-            fprintf(stderr, "bench_matmul: nb_gemm failed: %s\n", nb_error());
+        } else if (nb_kernel_gemm(false, false, N, N, N, 1.0f, A, N, B, N, 0.0f, C, N) != NB_OK) {
+            fprintf(stderr, "bench_matmul: nb_kernel_gemm failed: %s\n", nb_error());
             exit(1);
         }
     }

@@ -12,6 +12,7 @@
 
 #include "nabla.h"
 #include "nabla/op.h"
+#include "nabla/parallel.h"
 
 /* ---- the op ---------------------------------------------------------------------- */
 
@@ -45,7 +46,7 @@ static nb_status softplus_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_
 static const nb_op softplus_op = {
     .name = "softplus",
     .n_inputs = 1,
-    .shape = nb_op_shape_unary, /* the output has the input's shape */
+    .shape = nb_op_shape_same, /* the output has the input's shape */
     .forward = softplus_forward,
     .backward = softplus_backward,
 };

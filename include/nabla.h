@@ -37,6 +37,7 @@
 #include "nabla/tensor.h"
 #include "nabla/autograd.h"
 #include "nabla/ops.h"
+#include "nabla/params.h"
 
 #define NABLA_VERSION "0.1.0"
 

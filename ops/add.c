@@ -3,6 +3,7 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/kernels.h"
 
 static void add_run(float *y, const float *a, int64_t sa, const float *b, int64_t sb,
                     int64_t n, const void *ud)
@@ -14,12 +15,12 @@ static void add_run(float *y, const float *a, int64_t sa, const float *b, int64_
 
 static nb_status add_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
-    return nb_op_broadcast_shape(ctx, 0, 1, ndim, shape);
+    return nb_op_shape_broadcast(ctx, 0, 1, ndim, shape);
 }
 
 static nb_status add_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
-    nb_broadcast_apply(y, nb_op_input(ctx, 0), nb_op_input(ctx, 1), add_run, NULL);
+    nb_kernel_broadcast(y, nb_op_input(ctx, 0), nb_op_input(ctx, 1), add_run, NULL);
     return NB_OK;
 }
 
@@ -29,7 +30,7 @@ static nb_status add_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tenso
     for (int i = 0; i < 2; i++) {
         nb_tensor *dx = nb_op_grad(ctx, i);
         if (dx)
-            nb_grad_accumulate(dx, dy);
+            nb_kernel_unbroadcast_add(dx, dy);
     }
     return NB_OK;
 }

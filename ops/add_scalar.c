@@ -3,6 +3,8 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 struct add_scalar_params {
     float s;
@@ -23,7 +25,7 @@ static nb_status add_scalar_forward(nb_op_ctx *ctx, nb_tensor *y)
 static nb_status add_scalar_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor *dy)
 {
     (void)y;
-    nb_grad_accumulate(nb_op_grad(ctx, 0), dy);
+    nb_kernel_unbroadcast_add(nb_op_grad(ctx, 0), dy);
     return NB_OK;
 }
 
@@ -31,7 +33,7 @@ static const nb_op add_scalar_op = {
     .name = "add_scalar",
     .n_inputs = 1,
     .params_size = sizeof(struct add_scalar_params),
-    .shape = nb_op_shape_unary,
+    .shape = nb_op_shape_same,
     .forward = add_scalar_forward,
     .backward = add_scalar_backward,
 };

@@ -14,6 +14,8 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -42,7 +44,7 @@ static avg_window window_of(int64_t i, int64_t j, int64_t H, int64_t W,
 static nb_status avg_pool2d_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
     const nb_tensor *x = nb_op_input(ctx, 0);
-    const nb_pool2d_opts *o = &((const nb_pool2d_params *)nb_op_params(ctx))->o;
+    const nb_pool2d_opts *o = nb_op_params(ctx);
     int64_t P = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
     int64_t Ho = y->shape[2], Wo = y->shape[3];
     const float *xd = x->data;
@@ -66,7 +68,7 @@ static nb_status avg_pool2d_forward(nb_op_ctx *ctx, nb_tensor *y)
 static nb_status avg_pool2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor *dy)
 {
     nb_tensor *dx = nb_op_grad(ctx, 0);
-    const nb_pool2d_opts *o = &((const nb_pool2d_params *)nb_op_params(ctx))->o;
+    const nb_pool2d_opts *o = nb_op_params(ctx);
     int64_t P = dx->shape[0] * dx->shape[1], H = dx->shape[2], W = dx->shape[3];
     int64_t Ho = y->shape[2], Wo = y->shape[3];
     const float *g = dy->data;
@@ -91,7 +93,7 @@ static nb_status avg_pool2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const n
 static const nb_op avg_pool2d_op = {
     .name = "avg_pool2d",
     .n_inputs = 1,
-    .params_size = sizeof(nb_pool2d_params),
+    .params_size = sizeof(nb_pool2d_opts),
     .shape = nb_op_shape_pool2d,
     .forward = avg_pool2d_forward,
     .backward = avg_pool2d_backward,
@@ -99,8 +101,7 @@ static const nb_op avg_pool2d_op = {
 
 nb_tensor *nb_avg_pool2d(nb_tensor *x, const nb_pool2d_opts *opts)
 {
-    nb_pool2d_params p = {.no_opts = !opts};
-    if (opts)
-        p.o = *opts;
-    return nb_op_apply(&avg_pool2d_op, &x, 1, &p);
+    if (!opts && x) /* a NULL x carries an earlier failure: nb_op_apply reports it */
+        return nb_op_fail(&avg_pool2d_op, NB_ERR_ARG, "opts is NULL (use nb_pool2d_default(kH, kW))");
+    return nb_op_apply(&avg_pool2d_op, &x, 1, opts);
 }

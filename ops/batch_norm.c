@@ -21,6 +21,7 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
 
 typedef struct batch_norm_params {
     float momentum;
@@ -63,7 +64,7 @@ static nb_status batch_norm_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
         return nb_op_error(ctx, NB_ERR_SHAPE,
                            "expected more than 1 value per channel when training, got x %s",
                            sx);
-    return nb_op_same_shape(ctx, 0, ndim, shape);
+    return nb_op_shape_same(ctx, ndim, shape);
 }
 
 static nb_status batch_norm_forward(nb_op_ctx *ctx, nb_tensor *y)
@@ -171,6 +172,8 @@ static nb_status batch_norm_backward(nb_op_ctx *ctx, const nb_tensor *y, const n
 static const nb_op batch_norm_op = {
     .name = "batch_norm",
     .n_inputs = 5,
+    .inputs = {[3] = NB_INPUT_STATE, [4] = NB_INPUT_STATE},
+    .input_names = {"x", "gamma", "beta", "running_mean", "running_var"},
     .params_size = sizeof(batch_norm_params),
     .shape = batch_norm_shape,
     .forward = batch_norm_forward,

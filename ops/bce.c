@@ -28,6 +28,8 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 #define LOG_MIN (-100.0f)
 #define EPS 1e-12f
@@ -48,7 +50,7 @@ static inline float clamped_log_grad(float x, float lx)
 static nb_status bce_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
     const bce_params *prm = nb_op_params(ctx);
-    return nb_op_loss_shape(ctx, prm->reduction, ndim, shape);
+    return nb_op_shape_loss(ctx, prm->reduction, ndim, shape);
 }
 
 static nb_status bce_forward(nb_op_ctx *ctx, nb_tensor *out)

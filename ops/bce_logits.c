@@ -15,6 +15,8 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 typedef struct bce_logits_params {
     nb_reduction reduction;
@@ -31,7 +33,7 @@ static inline float stable_sigmoid(float z)
 static nb_status bce_logits_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
     const bce_logits_params *prm = nb_op_params(ctx);
-    return nb_op_loss_shape(ctx, prm->reduction, ndim, shape);
+    return nb_op_shape_loss(ctx, prm->reduction, ndim, shape);
 }
 
 static nb_status bce_logits_forward(nb_op_ctx *ctx, nb_tensor *out)

@@ -15,7 +15,7 @@
  *
  * Images go through in chunks of a fixed size (which depends on the shapes only, never
  * on the thread count): the chunk's columns sit side by side, so one GEMM covers the
- * chunk and is big enough for nb_gemm to split across threads. cols is recomputed in
+ * chunk and is big enough for nb_kernel_gemm to split across threads. cols is recomputed in
  * backward rather than saved. A 1x1 kernel with stride 1 and no padding uses x as cols
  * directly, one image at a time. Every sum has a fixed order: the same bits for any
  * thread count.
@@ -24,26 +24,15 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 /* Columns (images x Ho Wo) per GEMM: a chunk holds ceil(CHUNK_COLS / (Ho Wo)) images. */
 #define CHUNK_COLS 2048
 
 typedef struct conv2d_params {
     nb_conv2d_opts o;
-    bool has_bias;
 } conv2d_params;
-
-/* Everything about the geometry, resolved from the shapes and options. */
-typedef struct conv_geom {
-    int64_t N, C, H, W;       /* input */
-    int64_t K, kH, kW;        /* weight [K, C/G, kH, kW] */
-    int64_t G, Cg, Kg;        /* groups, channels per group in and out */
-    int64_t sh, sw, dh, dw;   /* strides, dilations */
-    int64_t pt, pb, pl, pr;   /* padding */
-    int64_t Ho, Wo, P;        /* output size, P = Ho Wo */
-    int64_t R;                /* rows of cols: Cg kH kW */
-    bool direct;              /* 1x1, stride 1, no padding: cols is x itself */
-} conv_geom;
 
 nb_conv2d_opts nb_conv2d_default(void)
 {
@@ -52,40 +41,13 @@ nb_conv2d_opts nb_conv2d_default(void)
     };
 }
 
-/* TensorFlow's "same": out = ceil(in / s), the total padding split with the odd pixel
- * at the end. */
-static void same_pad(int64_t in, int64_t k, int64_t s, int64_t d, int64_t *lo, int64_t *hi)
+/* The geometry, and whether cols is x itself (1x1, stride 1, no padding). */
+static nb_conv2d_geom conv_geom_of(const nb_tensor *x, const nb_tensor *w,
+                                   const nb_conv2d_opts *o, bool *direct)
 {
-    int64_t out = (in + s - 1) / s;
-    int64_t total = (out - 1) * s + d * (k - 1) + 1 - in;
-    if (total < 0)
-        total = 0;
-    *lo = total / 2;
-    *hi = total - *lo;
-}
-
-/* Resolves the geometry of valid inputs (shapes checked by conv2d_shape). */
-static conv_geom conv_geom_of(const nb_tensor *x, const nb_tensor *w, const nb_conv2d_opts *o)
-{
-    conv_geom g = {
-        .N = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3],
-        .K = w->shape[0], .kH = w->shape[2], .kW = w->shape[3],
-        .G = o->groups, .sh = o->stride_h, .sw = o->stride_w,
-        .dh = o->dilation_h, .dw = o->dilation_w,
-        .pt = o->pad_top, .pb = o->pad_bottom, .pl = o->pad_left, .pr = o->pad_right,
-    };
-    if (o->pad_same) {
-        same_pad(g.H, g.kH, g.sh, g.dh, &g.pt, &g.pb);
-        same_pad(g.W, g.kW, g.sw, g.dw, &g.pl, &g.pr);
-    }
-    g.Cg = g.C / g.G;
-    g.Kg = g.K / g.G;
-    g.Ho = (g.H + g.pt + g.pb - g.dh * (g.kH - 1) - 1) / g.sh + 1;
-    g.Wo = (g.W + g.pl + g.pr - g.dw * (g.kW - 1) - 1) / g.sw + 1;
-    g.P = g.Ho * g.Wo;
-    g.R = g.Cg * g.kH * g.kW;
-    g.direct = g.kH == 1 && g.kW == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 &&
-               g.pl == 0 && g.pr == 0;
+    nb_conv2d_geom g = nb_conv2d_geometry(x->shape, w->shape, o);
+    *direct = g.kH == 1 && g.kW == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 &&
+              g.pl == 0 && g.pr == 0;
     return g;
 }
 
@@ -127,7 +89,7 @@ static nb_status conv2d_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
         return nb_op_error(ctx, NB_ERR_SHAPE, "input has %lld channels but weight %s expects "
                            "%lld (groups %d)", (long long)x->shape[1], sw,
                            (long long)w->shape[1] * o->groups, o->groups);
-    if (p->has_bias) {
+    if (nb_op_has_input(ctx, 2)) {
         const nb_tensor *b = nb_op_input(ctx, 2);
         if (b->ndim != 1 || b->shape[0] != w->shape[0]) {
             char sb[128];
@@ -136,7 +98,8 @@ static nb_status conv2d_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
                                "expected [%lld]", sb, sw, (long long)w->shape[0]);
         }
     }
-    conv_geom g = conv_geom_of(x, w, o);
+    bool direct;
+    nb_conv2d_geom g = conv_geom_of(x, w, o, &direct);
     int64_t eh = g.dh * (g.kH - 1) + 1, ew = g.dw * (g.kW - 1) + 1;
     if (g.H + g.pt + g.pb < eh || g.W + g.pl + g.pr < ew)
         return nb_op_error(ctx, NB_ERR_SHAPE, "kernel %lldx%lld (dilation %lldx%lld, extent "
@@ -153,84 +116,8 @@ static nb_status conv2d_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
     return NB_OK;
 }
 
-/* The columns ow in [*lo, *hi) whose input column ow sw + off lies inside [0, W). */
-static void valid_cols(const conv_geom *g, int64_t off, int64_t *lo, int64_t *hi)
-{
-    int64_t l = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
-    int64_t h = g->W - off <= 0 ? 0 : (g->W - off + g->sw - 1) / g->sw;
-    *lo = l < g->Wo ? l : g->Wo;
-    *hi = h < g->Wo ? h : g->Wo;
-    if (*hi < *lo)
-        *hi = *lo;
-}
-
-/* cols[(c,i,j), b P + (oh,ow)] (row stride ld) = image n0 + b, channel c0 + c, for the
- * nb images from n0: zero where the kernel hangs over the padding. */
-static void im2col(const conv_geom *g, const float *x, int64_t n0, int64_t nb, int64_t c0,
-                   float *cols, int64_t ld)
-{
-    const int64_t tasks = nb * g->Cg;
-    NB_PARALLEL_FOR_IF(g->R * nb * g->P >= NB_PAR_MIN, t, tasks, {
-        int64_t b = t / g->Cg, c = t % g->Cg;
-        const float *xc = x + ((n0 + b) * g->C + c0 + c) * g->H * g->W;
-        for (int64_t i = 0; i < g->kH; i++) {
-            for (int64_t j = 0; j < g->kW; j++) {
-                float *row = cols + ((c * g->kH + i) * g->kW + j) * ld + b * g->P;
-                int64_t off = j * g->dw - g->pl, lo, hi;
-                valid_cols(g, off, &lo, &hi);
-                for (int64_t oh = 0; oh < g->Ho; oh++) {
-                    float *d = row + oh * g->Wo;
-                    int64_t ih = oh * g->sh - g->pt + i * g->dh;
-                    if (ih < 0 || ih >= g->H) {
-                        memset(d, 0, (size_t)g->Wo * sizeof(float));
-                        continue;
-                    }
-                    const float *s = xc + ih * g->W;
-                    for (int64_t ow = 0; ow < lo; ow++)
-                        d[ow] = 0.0f;
-                    if (g->sw == 1 && hi > lo)
-                        memcpy(d + lo, s + lo + off, (size_t)(hi - lo) * sizeof(float));
-                    else if (g->sw != 1)
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            d[ow] = s[ow * g->sw + off];
-                    for (int64_t ow = hi; ow < g->Wo; ow++)
-                        d[ow] = 0.0f;
-                }
-            }
-        }
-    });
-}
-
-/* The adjoint of im2col: dx[n0 + b, c0 + c, ...] += each column entry at its pixel.
- * Each (image, channel) plane is summed by one thread in a fixed order. */
-static void col2im(const conv_geom *g, const float *cols, int64_t ld, int64_t n0,
-                   int64_t nb, int64_t c0, float *dx)
-{
-    const int64_t tasks = nb * g->Cg;
-    NB_PARALLEL_FOR_IF(g->R * nb * g->P >= NB_PAR_MIN, t, tasks, {
-        int64_t b = t / g->Cg, c = t % g->Cg;
-        float *dxc = dx + ((n0 + b) * g->C + c0 + c) * g->H * g->W;
-        for (int64_t i = 0; i < g->kH; i++) {
-            for (int64_t j = 0; j < g->kW; j++) {
-                const float *row = cols + ((c * g->kH + i) * g->kW + j) * ld + b * g->P;
-                int64_t off = j * g->dw - g->pl, lo, hi;
-                valid_cols(g, off, &lo, &hi);
-                for (int64_t oh = 0; oh < g->Ho; oh++) {
-                    int64_t ih = oh * g->sh - g->pt + i * g->dh;
-                    if (ih < 0 || ih >= g->H)
-                        continue;
-                    const float *s = row + oh * g->Wo;
-                    float *d = dxc + ih * g->W;
-                    for (int64_t ow = lo; ow < hi; ow++)
-                        d[ow * g->sw + off] += s[ow];
-                }
-            }
-        }
-    });
-}
-
 /* y[n0 + b, k0 + k, :] = t[k, b P + :] (+ bias[k0 + k]) for the chunk's nb images. */
-static void scatter_out(const conv_geom *g, const float *t, int64_t n0, int64_t nb,
+static void scatter_out(const nb_conv2d_geom *g, const float *t, int64_t n0, int64_t nb,
                         int64_t k0, const float *bias, float *y)
 {
     const int64_t tasks = nb * g->Kg, P = g->P;
@@ -245,7 +132,7 @@ static void scatter_out(const conv_geom *g, const float *t, int64_t n0, int64_t 
 }
 
 /* t[k, b P + :] = dy[n0 + b, k0 + k, :]: the chunk's output gradient as one matrix. */
-static void gather_dout(const conv_geom *g, const float *dy, int64_t n0, int64_t nb,
+static void gather_dout(const nb_conv2d_geom *g, const float *dy, int64_t n0, int64_t nb,
                         int64_t k0, float *t)
 {
     const int64_t tasks = nb * g->Kg, P = g->P;
@@ -257,7 +144,7 @@ static void gather_dout(const conv_geom *g, const float *dy, int64_t n0, int64_t
 }
 
 /* y[n, k0 + k, :] += bias[k0 + k] for the Kg rows of one image and group. */
-static void add_bias(const conv_geom *g, const float *bias, int64_t n, int64_t k0, float *y)
+static void add_bias(const nb_conv2d_geom *g, const float *bias, int64_t n, int64_t k0, float *y)
 {
     const int64_t P = g->P;
     NB_PARALLEL_FOR_IF(g->Kg * P >= NB_PAR_MIN, k, g->Kg, {
@@ -268,9 +155,9 @@ static void add_bias(const conv_geom *g, const float *bias, int64_t n, int64_t k
 }
 
 /* Images per chunk: a chunk of one image reads x and writes y in place. */
-static int64_t chunk_images(const conv_geom *g)
+static int64_t chunk_images(const nb_conv2d_geom *g, bool direct)
 {
-    if (g->direct)
+    if (direct)
         return 1;
     int64_t B = (CHUNK_COLS + g->P - 1) / g->P;
     if (B > g->N)
@@ -282,14 +169,15 @@ static nb_status conv2d_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
     const conv2d_params *p = nb_op_params(ctx);
     const nb_tensor *x = nb_op_input(ctx, 0), *w = nb_op_input(ctx, 1);
-    const float *bias = p->has_bias ? nb_op_input(ctx, 2)->data : NULL;
-    const conv_geom g = conv_geom_of(x, w, &p->o);
-    const int64_t B = chunk_images(&g), P = g.P;
+    const float *bias = nb_op_has_input(ctx, 2) ? nb_op_input(ctx, 2)->data : NULL;
+    bool direct;
+    const nb_conv2d_geom g = conv_geom_of(x, w, &p->o, &direct);
+    const int64_t B = chunk_images(&g, direct), P = g.P;
 
     nb_step_mark mark = nb_step_mark_get();
     bool ok = true;
     float *cols = NULL, *t = NULL;
-    if (!g.direct)
+    if (!direct)
         ok = (cols = nb_step_alloc((size_t)(g.R * B * P) * sizeof(float))) != NULL;
     if (ok && B > 1)
         ok = (t = nb_step_alloc((size_t)(g.Kg * B * P) * sizeof(float))) != NULL;
@@ -298,13 +186,13 @@ static nb_status conv2d_forward(nb_op_ctx *ctx, nb_tensor *y)
         const int64_t nb = g.N - n0 < B ? g.N - n0 : B, ld = nb * P;
         for (int64_t gr = 0; gr < g.G && s == NB_OK; gr++) {
             const float *c = cols;
-            if (g.direct)
+            if (direct)
                 c = x->data + (n0 * g.C + gr * g.Cg) * P;
             else
-                im2col(&g, x->data, n0, nb, gr * g.Cg, cols, ld);
+                nb_kernel_im2col(&g, x->data, n0, nb, gr * g.Cg, cols, ld);
             /* One image: straight into y. Several: into t, then spread out. */
             float *dst = nb == 1 ? y->data + (n0 * g.K + gr * g.Kg) * P : t;
-            s = nb_gemm(false, false, g.Kg, ld, g.R, 1.0f, w->data + gr * g.Kg * g.R, g.R, c,
+            s = nb_kernel_gemm(false, false, g.Kg, ld, g.R, 1.0f, w->data + gr * g.Kg * g.R, g.R, c,
                         ld, 0.0f, dst, ld);
             if (s == NB_OK && nb > 1)
                 scatter_out(&g, t, n0, nb, gr * g.Kg, bias, y->data);
@@ -317,7 +205,7 @@ static nb_status conv2d_forward(nb_op_ctx *ctx, nb_tensor *y)
 }
 
 /* db[k] += sum over n and pixels of dy[n, k, :], each k summed in image order. */
-static void bias_backward(const conv_geom *g, const float *dy, float *db)
+static void bias_backward(const nb_conv2d_geom *g, const float *dy, float *db)
 {
     NB_PARALLEL_FOR_IF(g->N * g->K * g->P >= NB_PAR_MIN, k, g->K, {
         double s = 0.0;
@@ -333,9 +221,10 @@ static nb_status conv2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_te
     const conv2d_params *p = nb_op_params(ctx);
     const nb_tensor *x = nb_op_input(ctx, 0), *w = nb_op_input(ctx, 1);
     nb_tensor *dxt = nb_op_grad(ctx, 0), *dwt = nb_op_grad(ctx, 1);
-    nb_tensor *dbt = p->has_bias ? nb_op_grad(ctx, 2) : NULL;
-    const conv_geom g = conv_geom_of(x, w, &p->o);
-    const int64_t B = chunk_images(&g), P = g.P;
+    nb_tensor *dbt = nb_op_grad(ctx, 2);
+    bool direct;
+    const nb_conv2d_geom g = conv_geom_of(x, w, &p->o, &direct);
+    const int64_t B = chunk_images(&g, direct), P = g.P;
     float *dx = dxt ? dxt->data : NULL, *dw = dwt ? dwt->data : NULL;
 
     if (dbt)
@@ -344,13 +233,13 @@ static nb_status conv2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_te
         return NB_OK;
 
     /* cols holds im2col(x) for dw, then w_g^T dy for dx. dw is summed transposed,
-     * dwT_g = sum over chunks of cols dy_g^T [R, Kg], then added to dw: nb_gemm packs a
+     * dwT_g = sum over chunks of cols dy_g^T [R, Kg], then added to dw: nb_kernel_gemm packs a
      * transposed right operand slowly, and dy is cheaper to pack that way than cols
      * (measured faster for both benchmark layers). */
     nb_step_mark mark = nb_step_mark_get();
     bool ok = true;
     float *cols = NULL, *t = NULL, *dwT = NULL;
-    if (!g.direct)
+    if (!direct)
         ok = (cols = nb_step_alloc((size_t)(g.R * B * P) * sizeof(float))) != NULL;
     if (ok && B > 1)
         ok = (t = nb_step_alloc((size_t)(g.Kg * B * P) * sizeof(float))) != NULL;
@@ -371,21 +260,21 @@ static nb_status conv2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_te
             }
             if (dw) {
                 const float *c = cols;
-                if (g.direct)
+                if (direct)
                     c = x->data + (n0 * g.C + gr * g.Cg) * P;
                 else
-                    im2col(&g, x->data, n0, nb, gr * g.Cg, cols, ld);
-                s = nb_gemm(false, true, g.R, g.Kg, ld, 1.0f, c, ld, dyg, ld, 1.0f,
+                    nb_kernel_im2col(&g, x->data, n0, nb, gr * g.Cg, cols, ld);
+                s = nb_kernel_gemm(false, true, g.R, g.Kg, ld, 1.0f, c, ld, dyg, ld, 1.0f,
                             dwT + gr * g.R * g.Kg, g.Kg);
             }
-            if (dx && s == NB_OK && g.direct) {
-                s = nb_gemm(true, false, g.R, P, g.Kg, 1.0f, wg, g.R, dyg, P, 1.0f,
+            if (dx && s == NB_OK && direct) {
+                s = nb_kernel_gemm(true, false, g.R, P, g.Kg, 1.0f, wg, g.R, dyg, P, 1.0f,
                             dx + (n0 * g.C + gr * g.Cg) * P, P);
             } else if (dx && s == NB_OK) {
-                s = nb_gemm(true, false, g.R, ld, g.Kg, 1.0f, wg, g.R, dyg, ld, 0.0f, cols,
+                s = nb_kernel_gemm(true, false, g.R, ld, g.Kg, 1.0f, wg, g.R, dyg, ld, 0.0f, cols,
                             ld);
                 if (s == NB_OK)
-                    col2im(&g, cols, ld, n0, nb, gr * g.Cg, dx);
+                    nb_kernel_col2im(&g, cols, ld, n0, nb, gr * g.Cg, dx);
             }
         }
     }
@@ -401,16 +290,9 @@ static nb_status conv2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_te
 
 static const nb_op conv2d_op = {
     .name = "conv2d",
-    .n_inputs = 2,
-    .params_size = sizeof(conv2d_params),
-    .shape = conv2d_shape,
-    .forward = conv2d_forward,
-    .backward = conv2d_backward,
-};
-
-static const nb_op conv2d_bias_op = {
-    .name = "conv2d",
     .n_inputs = 3,
+    .inputs = {[2] = NB_INPUT_OPTIONAL},
+    .input_names = {"x", "weight", "bias"},
     .params_size = sizeof(conv2d_params),
     .shape = conv2d_shape,
     .forward = conv2d_forward,
@@ -419,7 +301,7 @@ static const nb_op conv2d_bias_op = {
 
 nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv2d_opts *opts)
 {
-    conv2d_params p = {.o = opts ? *opts : nb_conv2d_default(), .has_bias = b != NULL};
+    conv2d_params p = {.o = opts ? *opts : nb_conv2d_default()};
     nb_tensor *in[3] = {x, w, b};
-    return nb_op_apply(b ? &conv2d_bias_op : &conv2d_op, in, b ? 3 : 2, &p);
+    return nb_op_apply(&conv2d_op, in, 3, &p);
 }

@@ -17,6 +17,8 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 typedef struct cross_entropy_params {
     nb_reduction reduction;
@@ -61,7 +63,7 @@ static nb_status cross_entropy_forward(nb_op_ctx *ctx, nb_tensor *out)
                                (long long)n, label, (long long)C);
     }
     float *prob = NULL;
-    if (nb_op_needs_grad(ctx) && x->requires_grad &&
+    if (nb_op_input_needs_grad(ctx, 0) &&
         !(prob = nb_op_save(ctx, (size_t)(N * C) * sizeof(float))))
         return NB_ERR_NOMEM;
 

@@ -7,6 +7,8 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 static void div_run(float *y, const float *a, int64_t sa, const float *b, int64_t sb,
                     int64_t n, const void *ud)
@@ -27,12 +29,12 @@ static void neg_div_run(float *y, const float *a, int64_t sa, const float *b, in
 
 static nb_status div_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
-    return nb_op_broadcast_shape(ctx, 0, 1, ndim, shape);
+    return nb_op_shape_broadcast(ctx, 0, 1, ndim, shape);
 }
 
 static nb_status div_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
-    nb_broadcast_apply(y, nb_op_input(ctx, 0), nb_op_input(ctx, 1), div_run, NULL);
+    nb_kernel_broadcast(y, nb_op_input(ctx, 0), nb_op_input(ctx, 1), div_run, NULL);
     return NB_OK;
 }
 
@@ -60,16 +62,16 @@ static nb_status div_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tenso
     if (!t)
         return NB_ERR_NOMEM;
     if (da) {
-        nb_broadcast_apply(t, dy, b, div_run, NULL);
-        nb_grad_accumulate(da, t);
+        nb_kernel_broadcast(t, dy, b, div_run, NULL);
+        nb_kernel_unbroadcast_add(da, t);
     }
     if (db) {
         float *td = t->data;
         NB_PARALLEL_FOR(i, n, {
             td[i] = g[i] * yd[i];
         });
-        nb_broadcast_apply(t, t, b, neg_div_run, NULL); /* in place: run k reads then writes k */
-        nb_grad_accumulate(db, t);
+        nb_kernel_broadcast(t, t, b, neg_div_run, NULL); /* in place: run k reads then writes k */
+        nb_kernel_unbroadcast_add(db, t);
     }
     nb_step_rewind(mark);
     return NB_OK;

@@ -9,6 +9,8 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 typedef struct dropout_params {
     float p;          /* probability of zeroing an element, in [0, 1) */
@@ -24,7 +26,7 @@ static nb_status dropout_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
     const dropout_params *p = nb_op_params(ctx);
     if (!(p->p >= 0 && p->p < 1))
         return nb_op_error(ctx, NB_ERR_ARG, "p must be in [0, 1), got %g", (double)p->p);
-    return nb_op_same_shape(ctx, 0, ndim, shape);
+    return nb_op_shape_same(ctx, ndim, shape);
 }
 
 static nb_status dropout_forward(nb_op_ctx *ctx, nb_tensor *y)

@@ -7,6 +7,7 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/kernels.h"
 
 static nb_status flatten_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {

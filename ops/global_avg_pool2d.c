@@ -7,6 +7,8 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 static nb_status global_avg_pool2d_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {

@@ -9,6 +9,7 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/kernels.h"
 
 /* One lane of L elements S apart. */
 static void log_softmax_lane(float *y, const float *x, const float *unused, int64_t L,

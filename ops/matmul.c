@@ -6,7 +6,7 @@
  *   [Bt,M,K] @ [K,N] -> [Bt,M,N]           B shared: dB sums A_b^T dC_b over b
  *   [M,K] @ [Bt,K,N] -> [Bt,M,N]           A shared: dA sums dC_b B_b^T over b
  *
- * Every product is one nb_gemm call (trans flags, beta = 1 to add into a gradient).
+ * Every product is one nb_kernel_gemm call (trans flags, beta = 1 to add into a gradient).
  * When B is 2-D, A's batches are contiguous rows, so the batch folds into M: one
  * [Bt*M,K] @ [K,N] product, and dB = A^T dC is one gemm whose inner dimension is Bt*M.
  * When A is shared, dA accumulates batch 0, 1, ... in order. Both are fixed orders, so
@@ -14,6 +14,7 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/kernels.h"
 
 /* The product's dimensions; a batch count of 1 for a 2-D operand is never stepped. */
 typedef struct matmul_dims {
@@ -63,11 +64,11 @@ static nb_status matmul_forward(nb_op_ctx *ctx, nb_tensor *c)
     matmul_dims d = matmul_dims_of(a, b);
     const int64_t M = d.M, K = d.K, N = d.N;
     if (!d.b_batched)
-        return nb_gemm(false, false, d.Bt * M, N, K, 1.0f, a->data, K, b->data, N, 0.0f,
+        return nb_kernel_gemm(false, false, d.Bt * M, N, K, 1.0f, a->data, K, b->data, N, 0.0f,
                        c->data, N);
     for (int64_t i = 0; i < d.Bt; i++) {
         const float *A = a->data + (d.a_batched ? i * M * K : 0);
-        nb_status s = nb_gemm(false, false, M, N, K, 1.0f, A, K, b->data + i * K * N, N, 0.0f,
+        nb_status s = nb_kernel_gemm(false, false, M, N, K, 1.0f, A, K, b->data + i * K * N, N, 0.0f,
                               c->data + i * M * N, N);
         if (s != NB_OK)
             return s;
@@ -86,10 +87,10 @@ static nb_status matmul_backward(nb_op_ctx *ctx, const nb_tensor *c, const nb_te
     if (!d.b_batched) {
         /* dA [Bt*M,K] += dC [Bt*M,N] B^T;  dB [K,N] += A^T [K,Bt*M] dC [Bt*M,N]. */
         if (da)
-            s = nb_gemm(false, true, d.Bt * M, K, N, 1.0f, dc->data, N, b->data, N, 1.0f,
+            s = nb_kernel_gemm(false, true, d.Bt * M, K, N, 1.0f, dc->data, N, b->data, N, 1.0f,
                         da->data, K);
         if (db && s == NB_OK)
-            s = nb_gemm(true, false, K, N, d.Bt * M, 1.0f, a->data, K, dc->data, N, 1.0f,
+            s = nb_kernel_gemm(true, false, K, N, d.Bt * M, 1.0f, a->data, K, dc->data, N, 1.0f,
                         db->data, N);
         return s;
     }
@@ -97,9 +98,9 @@ static nb_status matmul_backward(nb_op_ctx *ctx, const nb_tensor *c, const nb_te
         int64_t ai = d.a_batched ? i * M * K : 0;
         const float *dC = dc->data + i * M * N, *B = b->data + i * K * N;
         if (da)  /* a shared A sums over i in order: beta = 1 every time */
-            s = nb_gemm(false, true, M, K, N, 1.0f, dC, N, B, N, 1.0f, da->data + ai, K);
+            s = nb_kernel_gemm(false, true, M, K, N, 1.0f, dC, N, B, N, 1.0f, da->data + ai, K);
         if (db && s == NB_OK)
-            s = nb_gemm(true, false, K, N, M, 1.0f, a->data + ai, K, dC, N, 1.0f,
+            s = nb_kernel_gemm(true, false, K, N, M, 1.0f, a->data + ai, K, dC, N, 1.0f,
                         db->data + i * K * N, N);
     }
     return s;

@@ -21,6 +21,8 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 nb_pool2d_opts nb_pool2d_default(int kernel_h, int kernel_w)
 {
@@ -145,7 +147,7 @@ static void max_pool2d_plane(const float *x, float *y, int32_t *arg, int64_t H, 
 static nb_status max_pool2d_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
     const nb_tensor *x = nb_op_input(ctx, 0);
-    const nb_pool2d_opts *o = &((const nb_pool2d_params *)nb_op_params(ctx))->o;
+    const nb_pool2d_opts *o = nb_op_params(ctx);
     int64_t P = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
     int64_t Ho = y->shape[2], Wo = y->shape[3];
     int32_t *arg = NULL;
@@ -186,7 +188,7 @@ static nb_status max_pool2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const n
 static const nb_op max_pool2d_op = {
     .name = "max_pool2d",
     .n_inputs = 1,
-    .params_size = sizeof(nb_pool2d_params),
+    .params_size = sizeof(nb_pool2d_opts),
     .shape = max_pool2d_shape,
     .forward = max_pool2d_forward,
     .backward = max_pool2d_backward,
@@ -194,8 +196,7 @@ static const nb_op max_pool2d_op = {
 
 nb_tensor *nb_max_pool2d(nb_tensor *x, const nb_pool2d_opts *opts)
 {
-    nb_pool2d_params p = {.no_opts = !opts};
-    if (opts)
-        p.o = *opts;
-    return nb_op_apply(&max_pool2d_op, &x, 1, &p);
+    if (!opts && x) /* a NULL x carries an earlier failure: nb_op_apply reports it */
+        return nb_op_fail(&max_pool2d_op, NB_ERR_ARG, "opts is NULL (use nb_pool2d_default(kH, kW))");
+    return nb_op_apply(&max_pool2d_op, &x, 1, opts);
 }

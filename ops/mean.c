@@ -9,6 +9,7 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/kernels.h"
 
 static nb_status mean_forward(nb_op_ctx *ctx, nb_tensor *y)
 {

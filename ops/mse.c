@@ -11,6 +11,8 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 typedef struct mse_params {
     nb_reduction reduction;
@@ -19,7 +21,7 @@ typedef struct mse_params {
 static nb_status mse_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
     const mse_params *prm = nb_op_params(ctx);
-    return nb_op_loss_shape(ctx, prm->reduction, ndim, shape);
+    return nb_op_shape_loss(ctx, prm->reduction, ndim, shape);
 }
 
 static nb_status mse_forward(nb_op_ctx *ctx, nb_tensor *out)

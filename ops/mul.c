@@ -3,6 +3,8 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 static void mul_run(float *y, const float *a, int64_t sa, const float *b, int64_t sb,
                     int64_t n, const void *ud)
@@ -14,12 +16,12 @@ static void mul_run(float *y, const float *a, int64_t sa, const float *b, int64_
 
 static nb_status mul_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
-    return nb_op_broadcast_shape(ctx, 0, 1, ndim, shape);
+    return nb_op_shape_broadcast(ctx, 0, 1, ndim, shape);
 }
 
 static nb_status mul_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
-    nb_broadcast_apply(y, nb_op_input(ctx, 0), nb_op_input(ctx, 1), mul_run, NULL);
+    nb_kernel_broadcast(y, nb_op_input(ctx, 0), nb_op_input(ctx, 1), mul_run, NULL);
     return NB_OK;
 }
 
@@ -39,8 +41,8 @@ static nb_status mul_grad(nb_tensor *dx, const nb_tensor *dy, const nb_tensor *o
     nb_tensor *t = nb_tensor_step(dy->ndim, dy->shape);
     if (!t)
         return NB_ERR_NOMEM;
-    nb_broadcast_apply(t, dy, other, mul_run, NULL);
-    nb_grad_accumulate(dx, t);
+    nb_kernel_broadcast(t, dy, other, mul_run, NULL);
+    nb_kernel_unbroadcast_add(dx, t);
     nb_step_rewind(mark);
     return NB_OK;
 }

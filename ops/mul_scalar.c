@@ -3,6 +3,7 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
 
 struct mul_scalar_params {
     float s;
@@ -37,7 +38,7 @@ static const nb_op mul_scalar_op = {
     .name = "mul_scalar",
     .n_inputs = 1,
     .params_size = sizeof(struct mul_scalar_params),
-    .shape = nb_op_shape_unary,
+    .shape = nb_op_shape_same,
     .forward = mul_scalar_forward,
     .backward = mul_scalar_backward,
 };

@@ -3,6 +3,7 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
 
 static nb_status neg_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
@@ -30,7 +31,7 @@ static nb_status neg_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tenso
 static const nb_op neg_op = {
     .name = "neg",
     .n_inputs = 1,
-    .shape = nb_op_shape_unary,
+    .shape = nb_op_shape_same,
     .forward = neg_forward,
     .backward = neg_backward,
 };

@@ -10,6 +10,7 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
 
 struct pow_params {
     float p;
@@ -47,7 +48,7 @@ static const nb_op pow_op = {
     .name = "pow",
     .n_inputs = 1,
     .params_size = sizeof(struct pow_params),
-    .shape = nb_op_shape_unary,
+    .shape = nb_op_shape_same,
     .forward = pow_forward,
     .backward = pow_backward,
 };

@@ -8,6 +8,7 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
 
 static nb_status relu_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
@@ -36,7 +37,7 @@ static nb_status relu_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tens
 static const nb_op relu_op = {
     .name = "relu",
     .n_inputs = 1,
-    .shape = nb_op_shape_unary,
+    .shape = nb_op_shape_same,
     .forward = relu_forward,
     .backward = relu_backward,
 };

@@ -9,6 +9,7 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/kernels.h"
 
 typedef struct reshape_params {
     int ndim;                     /* as given; checked by reshape_shape */

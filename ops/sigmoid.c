@@ -5,6 +5,7 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
 
 static nb_status sigmoid_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
@@ -32,7 +33,7 @@ static nb_status sigmoid_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_t
 static const nb_op sigmoid_op = {
     .name = "sigmoid",
     .n_inputs = 1,
-    .shape = nb_op_shape_unary,
+    .shape = nb_op_shape_same,
     .forward = sigmoid_forward,
     .backward = sigmoid_backward,
 };

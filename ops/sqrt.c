@@ -7,6 +7,7 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
 
 static nb_status sqrt_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
@@ -34,7 +35,7 @@ static nb_status sqrt_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tens
 static const nb_op sqrt_op = {
     .name = "sqrt",
     .n_inputs = 1,
-    .shape = nb_op_shape_unary,
+    .shape = nb_op_shape_same,
     .forward = sqrt_forward,
     .backward = sqrt_backward,
 };

@@ -3,6 +3,8 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 static void sub_run(float *y, const float *a, int64_t sa, const float *b, int64_t sb,
                     int64_t n, const void *ud)
@@ -14,12 +16,12 @@ static void sub_run(float *y, const float *a, int64_t sa, const float *b, int64_
 
 static nb_status sub_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
-    return nb_op_broadcast_shape(ctx, 0, 1, ndim, shape);
+    return nb_op_shape_broadcast(ctx, 0, 1, ndim, shape);
 }
 
 static nb_status sub_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
-    nb_broadcast_apply(y, nb_op_input(ctx, 0), nb_op_input(ctx, 1), sub_run, NULL);
+    nb_kernel_broadcast(y, nb_op_input(ctx, 0), nb_op_input(ctx, 1), sub_run, NULL);
     return NB_OK;
 }
 
@@ -28,7 +30,7 @@ static nb_status sub_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tenso
     (void)y;
     nb_tensor *da = nb_op_grad(ctx, 0), *db = nb_op_grad(ctx, 1);
     if (da)
-        nb_grad_accumulate(da, dy);
+        nb_kernel_unbroadcast_add(da, dy);
     if (!db)
         return NB_OK;
     const float *g = dy->data;
@@ -49,7 +51,7 @@ static nb_status sub_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tenso
     NB_PARALLEL_FOR(i, n, {
         s[i] = -g[i];
     });
-    nb_grad_accumulate(db, ndy);
+    nb_kernel_unbroadcast_add(db, ndy);
     nb_step_rewind(mark);
     return NB_OK;
 }

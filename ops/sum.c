@@ -8,6 +8,7 @@
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/kernels.h"
 
 static nb_status sum_forward(nb_op_ctx *ctx, nb_tensor *y)
 {

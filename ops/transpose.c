@@ -8,6 +8,8 @@
 
 #include "nabla/op.h"
 #include "nabla/ops.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 typedef struct transpose_params {
     int dim0, dim1;  /* negative counts from the end */
@@ -119,7 +121,7 @@ static nb_status transpose_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb
     int d0, d1;
     transpose_dims(ctx, &d0, &d1);
     if (d0 == d1) {
-        nb_grad_accumulate(dx, dy);
+        nb_kernel_unbroadcast_add(dx, dy);
         return NB_OK;
     }
     int64_t A, P, B, Q, C;

@@ -1,12 +1,21 @@
 /*
- * src/graph.c - running ops, recording them, and differentiating the record.
+ * src/graph.c - running ops, recording them, differentiating the record, and the
+ * anomaly check.
  */
+#include <math.h>
 #include <string.h>
 
 #include "internal.h"
 
 static bool grad_enabled = true;
+static bool anomaly_check = false;
 static uint64_t backward_pass; /* visit mark of the current backward pass */
+
+void (*nb_state_hook)(nb_tensor *t, void *ud);
+void *nb_state_hook_ud;
+
+/* The "absent" sentinel: a view of nothing, so nb_tensor_free and friends ignore it. */
+nb_tensor nb_none_tensor_ = {.storage = NB_STORAGE_VIEW, .persistent = true};
 
 bool nb_grad_enabled(void) { return grad_enabled; }
 
@@ -17,7 +26,138 @@ bool nb_set_grad_enabled(bool enabled)
     return prev;
 }
 
+bool nb_anomaly_check_enabled(void) { return anomaly_check; }
+
+bool nb_set_anomaly_check(bool enabled)
+{
+    bool prev = anomaly_check;
+    anomaly_check = enabled;
+    return prev;
+}
+
+/* "input 2 (bias)" or "input 2". */
+static const char *input_label(const nb_op *op, int i, char *buf, size_t n)
+{
+    if (op->input_names[i])
+        snprintf(buf, n, "input %d (%s)", i, op->input_names[i]);
+    else
+        snprintf(buf, n, "input %d", i);
+    return buf;
+}
+
+/* ---- the anomaly check ---- */
+
+/* The first index of a NaN or infinity in x[0..n), or -1. */
+static int64_t first_nonfinite(const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return i;
+    return -1;
+}
+
+/* " in <scope>" or "". */
+static void scope_suffix(const char *scope, char *buf, size_t n)
+{
+    if (scope)
+        snprintf(buf, n, " in %s", scope);
+    else if (n)
+        buf[0] = '\0';
+}
+
+/* The shapes of the node's inputs as "[4,3], [3,5]" (absent ones as "none"). */
+static void input_shapes(const nb_node *node, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < node->n_in && k < n; i++) {
+        char s[128];
+        if (node->in[i])
+            nb_tensor_shape_str(node->in[i], s, sizeof s);
+        else
+            snprintf(s, sizeof s, "none");
+        int w = snprintf(buf + k, n - k, "%s%s", i ? ", " : "", s);
+        if (w < 0)
+            break;
+        k += (size_t)w;
+    }
+}
+
+/* Forward: NB_ERR_NUMERIC if out holds a NaN or infinity its inputs did not. */
+static nb_status check_forward(const nb_node *node, const nb_tensor *out)
+{
+    int64_t bad = first_nonfinite(out->data, out->size);
+    if (bad < 0)
+        return NB_OK;
+    char shapes[512], where[160];
+    input_shapes(node, shapes, sizeof shapes);
+    scope_suffix(node->scope, where, sizeof where);
+    for (int i = 0; i < node->n_in; i++) {
+        const nb_tensor *x = node->in[i];
+        if (x && first_nonfinite(x->data, x->size) >= 0) {
+            char lab[80];
+            return nb_set_error(NB_ERR_NUMERIC, "anomaly: forward of %s%s (inputs %s): %s "
+                                "already holds a NaN or infinity", node->op->name, where,
+                                shapes, input_label(node->op, i, lab, sizeof lab));
+        }
+    }
+    return nb_set_error(NB_ERR_NUMERIC, "anomaly: forward of %s%s (inputs %s) produced %g at "
+                        "output element %lld", node->op->name, where, shapes,
+                        (double)out->data[bad], (long long)bad);
+}
+
+/* Backward: NB_ERR_NUMERIC if a gradient the node added into holds a NaN or infinity
+ * (and dout did not). */
+static nb_status check_backward(const nb_node *node, const nb_tensor *dout)
+{
+    for (int i = 0; i < node->n_in; i++) {
+        const nb_tensor *g = nb_op_grad(node, i);
+        int64_t bad = g ? first_nonfinite(g->data, g->size) : -1;
+        if (bad < 0)
+            continue;
+        char shapes[512], where[160], lab[80];
+        input_shapes(node, shapes, sizeof shapes);
+        scope_suffix(node->scope, where, sizeof where);
+        if (first_nonfinite(dout->data, dout->size) >= 0)
+            return nb_set_error(NB_ERR_NUMERIC, "anomaly: backward of %s%s (inputs %s): the "
+                                "output's gradient already holds a NaN or infinity",
+                                node->op->name, where, shapes);
+        return nb_set_error(NB_ERR_NUMERIC, "anomaly: backward of %s%s (inputs %s) produced "
+                            "%g in the gradient of %s, element %lld", node->op->name, where,
+                            shapes, (double)g->data[bad], input_label(node->op, i, lab,
+                            sizeof lab), (long long)bad);
+    }
+    return NB_OK;
+}
+
 /* ---- running an op ---- */
+
+/* Checks input i; NB_OK, or records the error and returns it. */
+static nb_status check_input(const nb_op *op, nb_tensor *const *inputs, int i)
+{
+    char lab[80];
+    nb_tensor *x = inputs[i];
+    if (!x) {
+        /* Usually an earlier op failed: keep its message, it names the cause -- unless
+         * it is from an earlier step, and so has nothing to do with this NULL. */
+        if (nb_error_is_recent())
+            return nb_error_code();
+        return nb_set_error(NB_ERR_NULL, "%s: %s is NULL", op->name,
+                            input_label(op, i, lab, sizeof lab));
+    }
+    if (x == NB_NONE) {
+        if (op->inputs[i] & NB_INPUT_OPTIONAL)
+            return NB_OK;
+        return nb_set_error(NB_ERR_ARG, "%s: %s is required, got NB_NONE", op->name,
+                            input_label(op, i, lab, sizeof lab));
+    }
+    if (!nb_tensor_live(x))
+        return nb_set_error(NB_ERR_STATE, "%s: %s belongs to an earlier step (step tensors "
+                            "live until nb_step_reset; keep values across steps in "
+                            "persistent tensors, e.g. nb_tensor_clone)", op->name,
+                            input_label(op, i, lab, sizeof lab));
+    return NB_OK;
+}
 
 nb_tensor *nb_op_apply(const nb_op *op, nb_tensor *const *inputs, int n_inputs,
                        const void *params)
@@ -32,21 +172,25 @@ nb_tensor *nb_op_apply(const nb_op *op, nb_tensor *const *inputs, int n_inputs,
                      inputs ? n_inputs : 0);
         return NULL;
     }
+    /* A NULL input wins over other problems: it carries the first failure's message. */
+    for (int i = 0; i < n_inputs; i++)
+        if (!inputs[i]) {
+            check_input(op, inputs, i);
+            return NULL;
+        }
     if (op->params_size && !params) {
         nb_set_error(NB_ERR_ARG, "%s: params are NULL", op->name);
         return NULL;
     }
-    bool needs_grad = false;
+    unsigned mask = 0;
     for (int i = 0; i < n_inputs; i++) {
-        if (!inputs[i]) {
-            /* Usually an earlier op failed: keep its message, it names the cause. */
-            if (nb_error_code() == NB_OK)
-                nb_set_error(NB_ERR_NULL, "%s: input %d is NULL", op->name, i);
+        if (check_input(op, inputs, i) != NB_OK)
             return NULL;
-        }
-        needs_grad |= inputs[i]->requires_grad;
+        if (inputs[i] != NB_NONE && !(op->inputs[i] & NB_INPUT_STATE) &&
+            inputs[i]->requires_grad)
+            mask |= 1u << i;
     }
-    needs_grad &= grad_enabled;
+    bool needs_grad = grad_enabled && mask != 0;
     if (needs_grad && !op->backward) {
         nb_set_error(NB_ERR_STATE, "%s: has no backward, but an input requires grad "
                                    "(turn grad mode off to run it)", op->name);
@@ -60,18 +204,41 @@ nb_tensor *nb_op_apply(const nb_op *op, nb_tensor *const *inputs, int n_inputs,
     memset(node, 0, sizeof *node);
     node->op = op;
     node->n_in = n_inputs;
-    memcpy(node->in, inputs, (size_t)n_inputs * sizeof *inputs);
+    for (int i = 0; i < n_inputs; i++)
+        node->in[i] = inputs[i] == NB_NONE ? NULL : inputs[i];
     if (op->params_size) {
         node->params = node + 1;
         memcpy(node->params, params, op->params_size);
     }
     node->needs_grad = needs_grad;
+    node->grad_mask = needs_grad ? mask : 0;
+    node->scope = nb_scope();
+    if (nb_state_hook)
+        for (int i = 0; i < n_inputs; i++)
+            if ((op->inputs[i] & NB_INPUT_STATE) && node->in[i])
+                nb_state_hook(node->in[i], nb_state_hook_ud);
 
     int ndim = 0;
     int64_t shape[NB_MAX_DIMS] = {0};
     nb_tensor *out = NULL;
-    if (op->shape(node, &ndim, shape) != NB_OK || !(out = nb_tensor_step(ndim, shape)) ||
-        (node->out = out, op->forward(node, out)) != NB_OK) {
+    uint64_t errors = nb_error_serial();
+    nb_status s = op->shape(node, &ndim, shape);
+    if (s == NB_OK && !(out = nb_tensor_step(ndim, shape))) {
+        char buf[160];
+        s = nb_error_code() == NB_ERR_NOMEM
+                ? NB_ERR_NOMEM
+                : nb_set_error(NB_ERR_SHAPE, "%s: output shape %s is too large", op->name,
+                               nb_shape_str(ndim, shape, buf, sizeof buf));
+    }
+    if (s == NB_OK) {
+        node->out = out;
+        s = op->forward(node, out);
+    }
+    if (s == NB_OK && anomaly_check)
+        s = check_forward(node, out);
+    if (s != NB_OK) {
+        if (nb_error_serial() == errors) /* an op that failed without saying why */
+            nb_set_error(s, "%s: failed with %s and no message", op->name, nb_status_str(s));
         nb_step_rewind(mark);
         return NULL;
     }
@@ -79,6 +246,10 @@ nb_tensor *nb_op_apply(const nb_op *op, nb_tensor *const *inputs, int n_inputs,
         out->node = node;
         out->requires_grad = true;
         nb_nodes_recorded++;
+        uint64_t step = nb_step_id();
+        for (int i = 0; i < n_inputs; i++)
+            if (node->in[i] && node->in[i]->persistent)
+                node->in[i]->step = step; /* in the graph: frees wait for the step's end */
     }
     return out;
 }
@@ -92,9 +263,16 @@ nb_tensor *nb_op_input(const nb_op_ctx *ctx, int i)
     return i >= 0 && i < ctx->n_in ? ctx->in[i] : NULL;
 }
 
+bool nb_op_has_input(const nb_op_ctx *ctx, int i) { return nb_op_input(ctx, i) != NULL; }
+
 const void *nb_op_params(const nb_op_ctx *ctx) { return ctx->params; }
 
 bool nb_op_needs_grad(const nb_op_ctx *ctx) { return ctx->needs_grad; }
+
+bool nb_op_input_needs_grad(const nb_op_ctx *ctx, int i)
+{
+    return i >= 0 && i < ctx->n_in && (ctx->grad_mask >> i & 1u);
+}
 
 void *nb_op_save(nb_op_ctx *ctx, size_t size)
 {
@@ -106,27 +284,26 @@ void *nb_op_saved(const nb_op_ctx *ctx) { return ctx->saved; }
 
 nb_tensor *nb_op_grad(const nb_op_ctx *ctx, int i)
 {
-    nb_tensor *x = nb_op_input(ctx, i);
-    return x && x->requires_grad ? x->grad : NULL;
+    return nb_op_input_needs_grad(ctx, i) ? ctx->in[i]->grad : NULL;
 }
 
-nb_status nb_op_same_shape(nb_op_ctx *ctx, int i, int *ndim, int64_t shape[NB_MAX_DIMS])
+nb_status nb_op_shape_same(nb_op_ctx *ctx, int *ndim, int64_t shape[NB_MAX_DIMS])
 {
-    const nb_tensor *x = ctx->in[i];
+    const nb_tensor *x = ctx->in[0];
+    if (!x)
+        return nb_op_error(ctx, NB_ERR_ARG, "input 0 is absent; its shape is the output's");
     *ndim = x->ndim;
     memcpy(shape, x->shape, sizeof x->shape);
     return NB_OK;
 }
 
-nb_status nb_op_shape_unary(nb_op_ctx *ctx, int *ndim, int64_t shape[NB_MAX_DIMS])
-{
-    return nb_op_same_shape(ctx, 0, ndim, shape);
-}
-
-nb_status nb_op_broadcast_shape(nb_op_ctx *ctx, int i, int j, int *ndim,
+nb_status nb_op_shape_broadcast(nb_op_ctx *ctx, int i, int j, int *ndim,
                                 int64_t shape[NB_MAX_DIMS])
 {
-    const nb_tensor *a = ctx->in[i], *b = ctx->in[j];
+    const nb_tensor *a = nb_op_input(ctx, i), *b = nb_op_input(ctx, j);
+    if (!a || !b)
+        return nb_op_error(ctx, NB_ERR_ARG, "broadcast of input %d and %d: one is absent", i,
+                           j);
     int n = a->ndim > b->ndim ? a->ndim : b->ndim;
     for (int k = 0; k < n; k++) {
         /* Align at the last dimension; missing leading dimensions are 1. */
@@ -156,7 +333,8 @@ static nb_tensor *zero_grad_like(const nb_tensor *t)
 }
 
 /* Appends to `order` every node `root` depends on, inputs before consumers, each once.
- * Iterative depth-first search; `stack` holds (node, next input) pairs. */
+ * Iterative depth-first search; `stack` holds (node, next input) pairs. Follows only
+ * the inputs the node sends a gradient to. */
 static size_t topo_sort(nb_node *root, nb_node **order, nb_node **stack, int *next)
 {
     size_t n_order = 0, top = 0;
@@ -168,8 +346,10 @@ static size_t topo_sort(nb_node *root, nb_node **order, nb_node **stack, int *ne
         nb_node *n = stack[top - 1];
         int *k = &next[top - 1];
         if (*k < n->n_in) {
-            nb_tensor *x = n->in[(*k)++];
-            nb_node *m = x->node;
+            int i = (*k)++;
+            if (!(n->grad_mask >> i & 1u))
+                continue;
+            nb_node *m = n->in[i]->node;
             if (m && m->mark != backward_pass) {
                 m->mark = backward_pass;
                 stack[top] = m;
@@ -187,12 +367,16 @@ static size_t topo_sort(nb_node *root, nb_node **order, nb_node **stack, int *ne
 nb_status nb_backward_seed(nb_tensor *out, const nb_tensor *seed)
 {
     if (!out) {
-        if (nb_error_code() == NB_OK)
-            nb_set_error(NB_ERR_NULL, "backward: output is NULL");
-        return nb_error_code();
+        if (nb_error_is_recent())
+            return nb_error_code();
+        return nb_set_error(NB_ERR_NULL, "backward: output is NULL");
     }
+    if (!nb_tensor_live(out))
+        return nb_set_error(NB_ERR_STATE, "backward: the output belongs to an earlier step");
     if (!seed)
         return nb_set_error(NB_ERR_NULL, "backward: seed gradient is NULL");
+    if (!nb_tensor_live(seed))
+        return nb_set_error(NB_ERR_STATE, "backward: the seed belongs to an earlier step");
     if (!nb_tensor_same_shape(out, seed)) {
         char so[128], ss[128];
         return nb_set_error(NB_ERR_SHAPE, "backward: seed shape %s differs from output shape %s",
@@ -203,6 +387,8 @@ nb_status nb_backward_seed(nb_tensor *out, const nb_tensor *seed)
         return nb_set_error(NB_ERR_STATE, "backward: the output does not require grad (no "
                                           "input requires grad, or grad mode was off)");
     if (!out->node) { /* a leaf: its gradient is the seed */
+        if (!out->grad)
+            return nb_set_error(NB_ERR_STATE, "backward: the output is a leaf without a grad");
         nb_tensor_axpy(out->grad, 1.0f, seed);
         return NB_OK;
     }
@@ -228,9 +414,16 @@ nb_status nb_backward_seed(nb_tensor *out, const nb_tensor *seed)
 
     for (size_t i = n; i-- > 0;) {
         nb_node *node = order[i];
+        uint64_t errors = nb_error_serial();
         nb_status s = node->op->backward(node, node->out, node->out->grad);
-        if (s != NB_OK)
+        if (s == NB_OK && anomaly_check)
+            s = check_backward(node, node->out->grad);
+        if (s != NB_OK) {
+            if (nb_error_serial() == errors)
+                nb_set_error(s, "%s: backward failed with %s and no message", node->op->name,
+                             nb_status_str(s));
             return s;
+        }
     }
     return NB_OK;
 }
@@ -238,10 +431,12 @@ nb_status nb_backward_seed(nb_tensor *out, const nb_tensor *seed)
 nb_status nb_backward(nb_tensor *loss)
 {
     if (!loss) {
-        if (nb_error_code() == NB_OK)
-            nb_set_error(NB_ERR_NULL, "backward: loss is NULL");
-        return nb_error_code();
+        if (nb_error_is_recent())
+            return nb_error_code();
+        return nb_set_error(NB_ERR_NULL, "backward: loss is NULL");
     }
+    if (!nb_tensor_live(loss))
+        return nb_set_error(NB_ERR_STATE, "backward: the loss belongs to an earlier step");
     if (loss->size != 1) {
         char s[128];
         return nb_set_error(NB_ERR_SHAPE, "backward: loss must have one element, got shape %s "

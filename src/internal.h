@@ -1,22 +1,29 @@
 /*
- * src/internal.h - engine internals shared by the files in src/. Nothing in ops/ includes this.
+ * src/internal.h - engine internals shared by the files in src/. Nothing outside src/
+ * includes this: ops and the modules on top use the public headers only.
  */
 #ifndef NABLA_INTERNAL_H
 #define NABLA_INTERNAL_H
 
+#include <stdarg.h>
+
 #include "nabla.h"
+#include "nabla/kernels.h"
 #include "nabla/op.h"
+#include "nabla/parallel.h"
 
 #define NB_ALIGN 64
 
 /* A recorded op application: what backward needs to differentiate it. */
 struct nb_node {
     const nb_op *op;
-    nb_tensor *in[NB_OP_MAX_INPUTS];
+    nb_tensor *in[NB_OP_MAX_INPUTS];   /* NULL for an absent optional input */
     int n_in;
+    unsigned grad_mask;    /* bit i: input i gets a gradient (fixed when recorded) */
     nb_tensor *out;
     void *params;          /* copy of the op's params struct, in step memory */
     void *saved;           /* nb_op_save() memory */
+    const char *scope;     /* nb_scope() when the op ran */
     bool needs_grad;       /* backward may run (grad mode on, an input requires grad) */
     uint64_t mark;         /* visit mark of the last backward pass that reached it */
 };
@@ -29,9 +36,35 @@ nb_status nb_shape_check(const char *who, int ndim, const int64_t *shape, int64_
 
 /* Initialises a tensor header for `data`. */
 void nb_tensor_init(nb_tensor *t, float *data, int ndim, const int64_t *shape, int64_t size,
-                    bool persistent);
+                    nb_storage storage);
 
 /* Number of nodes recorded since the last reset (sizes backward's work list). */
 extern size_t nb_nodes_recorded;
+
+/* Where [p, p + n) lies: 0 outside step memory, 1 inside the part in use this step, 2
+ * inside a chunk but not in use (released by a reset or a rewind). */
+int nb_step_holds(const void *p, size_t n);
+
+/* True if t can be used now: persistent, or a step tensor of the current step that has
+ * not been rewound away. */
+bool nb_tensor_live(const nb_tensor *t);
+
+/* Frees the blocks given to nb_free_deferred (at the end of a step). */
+void nb_release_deferred(void);
+
+/* How many errors this thread has recorded: a callback that failed without a message
+ * leaves it unchanged. */
+uint64_t nb_error_serial(void);
+
+/* True if an error was recorded in the current step. */
+bool nb_error_is_recent(void);
+
+/* nb_set_error with an optional "<prefix>: ". */
+nb_status nb_set_error_v(nb_status code, const char *prefix, const char *fmt, va_list ap);
+
+/* Called by nb_op_apply for every state input before forward, while gradcheck guards
+ * state (NULL otherwise). */
+extern void (*nb_state_hook)(nb_tensor *t, void *ud);
+extern void *nb_state_hook_ud;
 
 #endif /* NABLA_INTERNAL_H */

@@ -19,23 +19,35 @@ nb_status nb_shape_check(const char *who, int ndim, const int64_t *shape, int64_
                             NB_MAX_DIMS);
     if (ndim > 0 && !shape)
         return nb_set_error(NB_ERR_NULL, "%s: shape is NULL for rank %d", who, ndim);
-    int64_t n = 1;
+    /* The product of the non-zero dimensions is bounded too, so that an op multiplying
+     * some of the dimensions of an empty tensor cannot overflow either. */
+    int64_t n = 1, nonzero = 1;
+    bool empty = false;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
             char buf[128];
             return nb_set_error(NB_ERR_SHAPE, "%s: negative dimension in shape %s", who,
                                 nb_shape_str(ndim, shape, buf, sizeof buf));
         }
-        if (shape[i] > 0 && n > (INT64_MAX / 8) / shape[i])
-            return nb_set_error(NB_ERR_SHAPE, "%s: shape is too large", who);
-        n *= shape[i];
+        if (shape[i] == 0) {
+            empty = true;
+            continue;
+        }
+        if (nonzero > NB_SIZE_MAX / shape[i]) {
+            char buf[128];
+            return nb_set_error(NB_ERR_SHAPE, "%s: shape %s is too large (more than 2^%d "
+                                "elements, counting only its non-zero dimensions)", who,
+                                nb_shape_str(ndim, shape, buf, sizeof buf), NB_SIZE_MAX_LOG2);
+        }
+        nonzero *= shape[i];
     }
+    n = empty ? 0 : nonzero;
     *size = n;
     return NB_OK;
 }
 
 void nb_tensor_init(nb_tensor *t, float *data, int ndim, const int64_t *shape, int64_t size,
-                    bool persistent)
+                    nb_storage storage)
 {
     memset(t, 0, sizeof *t);
     t->data = data;
@@ -43,7 +55,9 @@ void nb_tensor_init(nb_tensor *t, float *data, int ndim, const int64_t *shape, i
     for (int i = 0; i < NB_MAX_DIMS; i++)
         t->shape[i] = i < ndim ? shape[i] : 1;
     t->size = size;
-    t->persistent = persistent;
+    t->storage = storage;
+    t->persistent = storage != NB_STORAGE_STEP;
+    t->step = storage == NB_STORAGE_STEP ? nb_step_id() : 0;
 }
 
 /* A persistent tensor with undefined contents, or NULL. */
@@ -55,7 +69,8 @@ static nb_tensor *tensor_alloc(const char *who, int ndim, const int64_t *shape)
     nb_tensor *t = nb_alloc(HEADER_SIZE + (size_t)size * sizeof(float), NB_ALIGN);
     if (!t)
         return NULL;
-    nb_tensor_init(t, (float *)((char *)t + HEADER_SIZE), ndim, shape, size, true);
+    nb_tensor_init(t, (float *)((char *)t + HEADER_SIZE), ndim, shape, size,
+                   NB_STORAGE_OWNED);
     return t;
 }
 
@@ -67,8 +82,58 @@ nb_tensor *nb_tensor_step(int ndim, const int64_t *shape)
     nb_tensor *t = nb_step_alloc(HEADER_SIZE + (size_t)size * sizeof(float));
     if (!t)
         return NULL;
-    nb_tensor_init(t, (float *)((char *)t + HEADER_SIZE), ndim, shape, size, false);
+    nb_tensor_init(t, (float *)((char *)t + HEADER_SIZE), ndim, shape, size,
+                   NB_STORAGE_STEP);
     return t;
+}
+
+nb_tensor *nb_tensor_wrap(int ndim, const int64_t *shape, float *data)
+{
+    int64_t size;
+    if (nb_shape_check("tensor_wrap", ndim, shape, &size) != NB_OK)
+        return NULL;
+    if (!data && size > 0) {
+        nb_set_error(NB_ERR_NULL, "tensor_wrap: data is NULL");
+        return NULL;
+    }
+    nb_tensor *t = nb_alloc(sizeof *t, NB_ALIGN);
+    if (!t)
+        return NULL;
+    nb_tensor_init(t, data, ndim, shape, size, NB_STORAGE_WRAPPED);
+    return t;
+}
+
+nb_status nb_tensor_view_init(nb_tensor *t, int ndim, const int64_t *shape, float *data)
+{
+    int64_t size;
+    if (!t)
+        return nb_set_error(NB_ERR_NULL, "tensor_view_init: tensor is NULL");
+    nb_status s = nb_shape_check("tensor_view_init", ndim, shape, &size);
+    if (s != NB_OK)
+        return s;
+    if (!data && size > 0)
+        return nb_set_error(NB_ERR_NULL, "tensor_view_init: data is NULL");
+    nb_tensor_init(t, data, ndim, shape, size, NB_STORAGE_VIEW);
+    return NB_OK;
+}
+
+bool nb_tensor_live(const nb_tensor *t)
+{
+    switch (nb_step_holds(t, sizeof *t)) {
+    case 1:
+        return t->storage == NB_STORAGE_STEP && t->step == nb_step_id();
+    case 2:
+        return false;
+    default:
+        /* Not in step memory: persistent (a step tensor from a chunk that was given
+         * back cannot be told apart from garbage; it is read as it is). */
+        return t->storage != NB_STORAGE_STEP;
+    }
+}
+
+bool nb_tensor_in_graph(const nb_tensor *t)
+{
+    return t && t->persistent && t->step == nb_step_id() && nb_nodes_recorded > 0;
 }
 
 nb_tensor *nb_tensor_full(int ndim, const int64_t *shape, float value)
@@ -117,6 +182,11 @@ nb_tensor *nb_tensor_arange(float start, float stop, float step)
         return NULL;
     }
     double n = ceil(((double)stop - start) / step);
+    if (n > (double)NB_SIZE_MAX) {
+        nb_set_error(NB_ERR_SHAPE, "tensor_arange: (%g, %g, %g) has more than 2^%d elements",
+                     start, stop, step, NB_SIZE_MAX_LOG2);
+        return NULL;
+    }
     int64_t shape[1] = {n > 0 ? (int64_t)n : 0};
     nb_tensor *t = tensor_alloc("tensor_arange", 1, shape);
     if (t)
@@ -166,10 +236,20 @@ nb_tensor *nb_tensor_clone(const nb_tensor *t)
 
 void nb_tensor_free(nb_tensor *t)
 {
-    if (!t || !t->persistent)
+    if (!t || t == NB_NONE)
+        return;
+    if (t->storage != NB_STORAGE_OWNED && t->storage != NB_STORAGE_WRAPPED)
+        return; /* step memory, or a view its owner releases */
+    if (t->free_pending)
         return;
     nb_tensor_free(t->grad);
-    nb_free(t);
+    if (nb_tensor_in_graph(t)) {
+        /* Backward may still read it: release it when the step ends. */
+        t->free_pending = true;
+        nb_free_deferred(t);
+    } else {
+        nb_free(t);
+    }
 }
 
 nb_status nb_tensor_set_requires_grad(nb_tensor *t, bool requires_grad)
@@ -184,6 +264,10 @@ nb_status nb_tensor_set_requires_grad(nb_tensor *t, bool requires_grad)
         t->requires_grad = false;
         return NB_OK;
     }
+    if (!t->grad && t->storage == NB_STORAGE_VIEW)
+        return nb_set_error(NB_ERR_STATE, "tensor_set_requires_grad: the tensor is a view "
+                            "without a grad; its owner provides the grad (a parameter "
+                            "store's buffers get none)");
     if (!t->grad) {
         nb_tensor *g = t->persistent ? nb_tensor_zeros(t->ndim, t->shape)
                                      : nb_tensor_step(t->ndim, t->shape);
@@ -243,8 +327,16 @@ float nb_tensor_item(const nb_tensor *t)
 
 char *nb_shape_str(int ndim, const int64_t *shape, char *buf, size_t n)
 {
-    if (!n)
+    if (!buf || !n)
         return buf;
+    if (!shape && ndim > 0) {
+        snprintf(buf, n, "(null)");
+        return buf;
+    }
+    if (ndim < 0 || ndim > NB_MAX_DIMS) {
+        snprintf(buf, n, "(rank %d)", ndim);
+        return buf;
+    }
     size_t k = 0;
     buf[0] = '\0';
 #define PUT(...)                                                         \
@@ -264,6 +356,8 @@ char *nb_shape_str(int ndim, const int64_t *shape, char *buf, size_t n)
 
 char *nb_tensor_shape_str(const nb_tensor *t, char *buf, size_t n)
 {
+    if (!buf || !n)
+        return buf;
     if (!t) {
         snprintf(buf, n, "(null)");
         return buf;
@@ -329,21 +423,25 @@ nb_status nb_tensor_axpy(nb_tensor *y, float alpha, const nb_tensor *x)
     return NB_OK;
 }
 
-/* Prints dimension d of t starting at flat offset `off`; with max > 0, long dimensions
- * show their first and last max/2 entries around "...". */
+/* Prints dimension d of t starting at flat offset `off`; with max > 0, a dimension
+ * longer than max shows its first ceil(max/2) and last floor(max/2) entries around
+ * "...". */
 static void print_dim(const nb_tensor *t, FILE *f, int d, int64_t off, int64_t stride,
                       int max, int indent)
 {
-    int64_t n = t->shape[d], inner = stride / n, half = max / 2 > 0 ? max / 2 : 1;
+    int64_t n = t->shape[d], inner = stride / n;
+    int64_t head = (max + 1) / 2, tail = max / 2;
     bool last = d == t->ndim - 1;
     fputc('[', f);
     for (int64_t i = 0; i < n; i++) {
-        if (max > 0 && n > 2 * half && i == half) {
+        if (max > 0 && n > max && i == head) {
             if (last)
                 fputs(", ...", f);
             else
                 fprintf(f, ",\n%*s...", indent + 1, "");
-            i = n - half - 1;
+            if (tail == 0)
+                break;
+            i = n - tail - 1;
             continue;
         }
         if (last)

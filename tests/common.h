@@ -13,7 +13,9 @@
 #include <stdio.h>
 
 #include "nabla.h"
+#include "nabla/kernels.h"
 #include "nabla/op.h"
+#include "nabla/parallel.h"
 
 /* Present only when linked with LeakSanitizer (ASan builds). */
 int __lsan_do_recoverable_leak_check(void) __attribute__((weak));

@@ -1,11 +1,14 @@
 /*
- * nabla/tensor.h - the tensor: float32, 0-D to NB_MAX_DIMS-D, contiguous row-major,
- * 64-byte aligned.
+ * nabla/tensor.h - the tensor: float32, 0-D to NB_MAX_DIMS-D, contiguous row-major.
  *
  * Two lifetimes:
  *   - persistent tensors come from the nb_tensor_* constructors below and live until
  *     nb_tensor_free (parameters, data sets, anything kept across steps);
- *   - step tensors are what ops return; they live in step memory until nb_step_reset.
+ *   - step tensors are what ops return (and nb_tensor_step); they live in step memory
+ *     until nb_step_reset.
+ * Tensors nabla allocates have 64-byte aligned data. A tensor can also view storage
+ * that its caller owns (nb_tensor_wrap, nb_tensor_view_init): a parameter store's
+ * entries view its arenas that way.
  *
  * Shapes are passed as (ndim, const int64_t *shape). NB_SHAPE(2, 3) expands to both
  * arguments: nb_tensor_zeros(NB_SHAPE(2, 3)).
@@ -23,6 +26,13 @@ extern "C" {
 
 #define NB_MAX_DIMS 6
 
+/* The most elements a tensor may have: 2^48 (a petabyte of floats). The product of a
+ * shape's non-zero dimensions is bounded by it too, so an op that multiplies some
+ * dimensions of an empty tensor (or a few of them by its kernel sizes) cannot
+ * overflow 64-bit arithmetic. */
+#define NB_SIZE_MAX_LOG2 48
+#define NB_SIZE_MAX ((int64_t)1 << NB_SIZE_MAX_LOG2)
+
 /* Expands to `ndim, shape` for a literal shape: NB_SHAPE(4, 3) -> 2, (int64_t[]){4, 3}. */
 #define NB_SHAPE(...) \
     (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]){__VA_ARGS__}
@@ -30,16 +40,29 @@ extern "C" {
 typedef struct nb_node nb_node;
 typedef struct nb_tensor nb_tensor;
 
+/* Who owns a tensor's header and data (what nb_tensor_free releases). */
+typedef enum nb_storage {
+    NB_STORAGE_STEP = 0,   /* step memory: released by nb_step_reset */
+    NB_STORAGE_OWNED,      /* header and data from one nabla allocation */
+    NB_STORAGE_WRAPPED,    /* header from nabla, data the caller's (nb_tensor_wrap) */
+    NB_STORAGE_VIEW,       /* header and data the caller's (nb_tensor_view_init) */
+} nb_storage;
+
 /* Fields are public to read; change them only through the functions in this header. */
 struct nb_tensor {
-    float *data;                  /* `size` floats, row-major, 64-byte aligned */
+    float *data;                  /* `size` floats, row-major */
     int64_t shape[NB_MAX_DIMS];   /* shape[0..ndim-1]; the rest are 1 */
     int64_t size;                 /* product of the shape (1 for 0-D) */
     int ndim;
     bool requires_grad;           /* gradients flow to / through this tensor */
-    bool persistent;              /* from a constructor (true) or from an op (false) */
+    bool persistent;              /* outlives the step (any storage but NB_STORAGE_STEP) */
     nb_tensor *grad;              /* gradient, same shape; set on tensors that require grad */
     nb_node *node;                /* the op that made this tensor, if it was recorded */
+    /* Bookkeeping, read-only: */
+    nb_storage storage;
+    bool free_pending;            /* freed while a recorded graph used it (see nb_tensor_free) */
+    uint64_t step;                /* step tensors: the step (nb_step_id) that made it;
+                                     persistent: the last step whose graph recorded it */
 };
 
 /* ---- constructors: each returns a persistent tensor, or NULL and an error
@@ -63,15 +86,41 @@ nb_tensor *nb_tensor_randn(int ndim, const int64_t *shape, float mean, float std
 /* A persistent copy of t's values (not its graph, not its grad). */
 nb_tensor *nb_tensor_clone(const nb_tensor *t);
 
-/* Releases a persistent tensor and its grad. NULL is allowed; a step tensor is left to
- * step memory (no-op). */
+/* A persistent tensor whose data is the caller's `data` (at least the shape's product
+ * of floats, any alignment): nabla allocates only the header. nb_tensor_free releases
+ * the header (and a grad made by nb_tensor_set_requires_grad), never `data`. NULL and
+ * NB_ERR_NULL for NULL data with a non-empty shape; shape errors and NB_ERR_NOMEM as
+ * for the constructors above. */
+nb_tensor *nb_tensor_wrap(int ndim, const int64_t *shape, float *data);
+
+/* Makes *t a persistent tensor over the caller's `data`, with a header the caller owns
+ * too (embedded in a struct of theirs): nothing is allocated, and nb_tensor_free(t) is
+ * a no-op. Its grad, if any, is set by the owner (t->grad = another view) -- marking it
+ * with nb_tensor_set_requires_grad allocates none. Errors as for nb_tensor_wrap. */
+nb_status nb_tensor_view_init(nb_tensor *t, int ndim, const int64_t *shape, float *data);
+
+/* A step tensor (lives until nb_step_reset) with no graph and unspecified contents, for
+ * scratch space. NULL on NB_ERR_NOMEM or a bad shape. */
+nb_tensor *nb_tensor_step(int ndim, const int64_t *shape);
+
+/* Releases a persistent tensor and its grad. NULL is allowed; a step tensor or a view
+ * is left to its owner (no-op). A tensor that an op recorded in the current step still
+ * uses is released when the step ends instead (backward may still read it): freeing
+ * the parameters before nb_backward is safe. Freeing a tensor twice is not. */
 void nb_tensor_free(nb_tensor *t);
+
+/* True if an op recorded in the current step uses t as an input, so backward may
+ * still read it or write its grad. */
+bool nb_tensor_in_graph(const nb_tensor *t);
 
 /* ---- gradients ---- */
 
 /* Marks a leaf tensor as a parameter: backward accumulates into t->grad, which is
- * allocated here (zeros) with t's lifetime. Fails with NB_ERR_STATE on a tensor that an
- * op produced (it already has a graph) and NB_ERR_NOMEM. */
+ * allocated here (zeros) with t's lifetime unless t already has one. Unmarking keeps
+ * the grad (marking again reuses it). Changes apply to ops recorded afterwards: a graph
+ * already recorded keeps the flags it was recorded with. Fails with NB_ERR_STATE on a
+ * tensor that an op produced (it already has a graph) or a view without a grad (its
+ * owner provides the grad), and NB_ERR_NOMEM. */
 nb_status nb_tensor_set_requires_grad(nb_tensor *t, bool requires_grad);
 
 /* Sets t->grad to zeros (no-op if t has no grad). */

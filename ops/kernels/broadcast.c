@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "nabla/op.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 /* Strides of t in the index space of `full` (0 where t is broadcast or absent). */
 static void aligned_strides(const nb_tensor *t, const nb_tensor *full, int64_t *st)
@@ -54,7 +56,7 @@ static int coalesce(const nb_tensor *full, int m, int64_t st[][NB_MAX_DIMS],
     return nd;
 }
 
-void nb_broadcast_apply(nb_tensor *out, const nb_tensor *a, const nb_tensor *b,
+void nb_kernel_broadcast(nb_tensor *out, const nb_tensor *a, const nb_tensor *b,
                         nb_binary_run run, const void *ud)
 {
     if (out->size == 0)
@@ -83,7 +85,7 @@ void nb_broadcast_apply(nb_tensor *out, const nb_tensor *a, const nb_tensor *b,
     });
 }
 
-void nb_grad_accumulate(nb_tensor *grad, const nb_tensor *g)
+void nb_kernel_unbroadcast_add(nb_tensor *grad, const nb_tensor *g)
 {
     float *gr = grad->data;
     const float *gd = g->data;

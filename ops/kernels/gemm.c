@@ -24,12 +24,13 @@
 #include <string.h>
 
 #include "nabla/op.h"
+#include "nabla/kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
-/* Below this many multiply-adds (M*N*K) nb_gemm uses a plain loop, no packing. */
+/* Below this many multiply-adds (M*N*K) nb_kernel_gemm uses a plain loop, no packing. */
 #define GEMM_SMALL 32768
 /* Below this many multiply-adds the blocked path stays on one thread. */
 #define GEMM_PAR_MIN (1 << 20)
@@ -336,7 +337,7 @@ static void gemm_blocked(const gemm_job *j, int tid, int nth)
  * users it must not run on several threads at once; inside someone else's parallel
  * region it runs on one thread.
  */
-nb_status nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+nb_status nb_kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                   float *C, int64_t ldc)
 {
@@ -387,10 +388,10 @@ nb_status nb_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 }
 
 /*
- * The plain triple loop with nb_gemm's contract, each element accumulated in double in
+ * The plain triple loop with nb_kernel_gemm's contract, each element accumulated in double in
  * increasing K. Single-threaded; no memory of its own.
  */
-void nb_gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+void nb_kernel_gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                  float *C, int64_t ldc)
 {

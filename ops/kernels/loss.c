@@ -4,6 +4,8 @@
  * factor dout gives each term in backward.
  */
 #include "nabla/op.h"
+#include "nabla/ops.h"
+#include "nabla/kernels.h"
 
 nb_status nb_op_check_reduction(nb_op_ctx *ctx, nb_reduction reduction)
 {
@@ -14,7 +16,7 @@ nb_status nb_op_check_reduction(nb_op_ctx *ctx, nb_reduction reduction)
     return NB_OK;
 }
 
-nb_status nb_op_loss_shape(nb_op_ctx *ctx, nb_reduction reduction, int *ndim,
+nb_status nb_op_shape_loss(nb_op_ctx *ctx, nb_reduction reduction, int *ndim,
                            int64_t shape[NB_MAX_DIMS])
 {
     const nb_tensor *a = nb_op_input(ctx, 0), *b = nb_op_input(ctx, 1);
@@ -28,7 +30,7 @@ nb_status nb_op_loss_shape(nb_op_ctx *ctx, nb_reduction reduction, int *ndim,
                            nb_tensor_shape_str(b, sb, sizeof sb));
     }
     if (reduction == NB_REDUCE_NONE)
-        return nb_op_same_shape(ctx, 0, ndim, shape);
+        return nb_op_shape_same(ctx, ndim, shape);
     *ndim = 0;
     return NB_OK;
 }

@@ -4,16 +4,15 @@
 #include <inttypes.h>
 
 #include "nabla/op.h"
+#include "nabla/ops.h"
+#include "nabla/kernels.h"
 
 nb_status nb_op_shape_pool2d(nb_op_ctx *ctx, int *ndim, int64_t shape[NB_MAX_DIMS])
 {
     const nb_tensor *x = nb_op_input(ctx, 0);
-    const nb_pool2d_params *p = nb_op_params(ctx);
-    const nb_pool2d_opts *o = &p->o;
+    const nb_pool2d_opts *o = nb_op_params(ctx);
     char sx[128];
     nb_tensor_shape_str(x, sx, sizeof sx);
-    if (p->no_opts)
-        return nb_op_error(ctx, NB_ERR_ARG, "opts is NULL (use nb_pool2d_default(kH, kW))");
     if (x->ndim != 4)
         return nb_op_error(ctx, NB_ERR_SHAPE, "input must be 4-D [N,C,H,W], got %s", sx);
     if (o->kernel_h < 1 || o->kernel_w < 1)

@@ -1,11 +1,10 @@
 /*
- * ops/kernels/reduce.c - deterministic sums, and the helpers of ops along an axis
- * (sum, mean, softmax, log_softmax) and of ops that copy their input under a new shape
- * (reshape, flatten).
+ * ops/kernels/reduce.c - deterministic sums, and the helpers of reductions and ops
+ * along an axis (sum, mean, softmax, log_softmax).
  */
-#include <string.h>
-
 #include "nabla/op.h"
+#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 #define SUM_BLOCKS_MAX 256
 #define SUM_BLOCK_MIN 4096
@@ -17,23 +16,32 @@
 /* Adjacent lanes handed to one task by nb_kernel_lanes. */
 #define LANE_BLOCK 64
 
-/* Sum of x[0..n) in double with 8 interleaved accumulators, folded in a fixed order. */
-static double sum_block(const float *x, int64_t n)
+/* Sum of x[0..n) (of x^2 if `squares`) in double with 8 interleaved accumulators,
+ * folded in a fixed order. */
+static double sum_block(const float *x, int64_t n, bool squares)
 {
     double acc[8] = {0};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] += x[i + k];
-    for (; i < n; i++)
-        acc[i & 7] += x[i];
+    if (squares) {
+        for (; i + 8 <= n; i += 8)
+            for (int k = 0; k < 8; k++)
+                acc[k] += (double)x[i + k] * x[i + k];
+        for (; i < n; i++)
+            acc[i & 7] += (double)x[i] * x[i];
+    } else {
+        for (; i + 8 <= n; i += 8)
+            for (int k = 0; k < 8; k++)
+                acc[k] += x[i + k];
+        for (; i < n; i++)
+            acc[i & 7] += x[i];
+    }
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-double nb_kernel_sum(const float *x, int64_t n)
+static double blocked_sum(const float *x, int64_t n, bool squares)
 {
     if (n <= SUM_BLOCK_MIN)
-        return sum_block(x, n);
+        return n > 0 ? sum_block(x, n, squares) : 0.0;
     /* The blocking depends on n only, so the result does not depend on threads. */
     int64_t nb = (n + SUM_BLOCK_MIN - 1) / SUM_BLOCK_MIN;
     if (nb > SUM_BLOCKS_MAX)
@@ -42,13 +50,17 @@ double nb_kernel_sum(const float *x, int64_t n)
     double part[SUM_BLOCKS_MAX];
     NB_PARALLEL_FOR_IF(n >= NB_PAR_MIN, b, nb, {
         int64_t lo = b * len, hi = lo + len < n ? lo + len : n;
-        part[b] = lo < hi ? sum_block(x + lo, hi - lo) : 0.0;
+        part[b] = lo < hi ? sum_block(x + lo, hi - lo, squares) : 0.0;
     });
     double s = 0.0;
     for (int64_t b = 0; b < nb; b++)
         s += part[b];
     return s;
 }
+
+double nb_kernel_sum(const float *x, int64_t n) { return blocked_sum(x, n, false); }
+
+double nb_kernel_sum_squares(const float *x, int64_t n) { return blocked_sum(x, n, true); }
 
 /* Input 0's `axis` as an index in [0, ndim) in *out, or NB_ERR_ARG. */
 static nb_status check_axis(nb_op_ctx *ctx, int axis, int *out)
@@ -168,7 +180,7 @@ nb_status nb_op_shape_axis(nb_op_ctx *ctx, int *ndim, int64_t shape[NB_MAX_DIMS]
     const nb_axis_params *p = nb_op_params(ctx);
     int axis;
     nb_status s = check_axis(ctx, p->axis, &axis);
-    return s != NB_OK ? s : nb_op_same_shape(ctx, 0, ndim, shape);
+    return s != NB_OK ? s : nb_op_shape_same(ctx, ndim, shape);
 }
 
 void nb_kernel_lanes(const nb_tensor *t, int axis, nb_lane_run run, float *out,
@@ -194,20 +206,4 @@ void nb_kernel_lanes(const nb_tensor *t, int axis, nb_lane_run run, float *out,
             run(out + base, a ? a + base : NULL, b ? b + base : NULL, L, I);
         }
     });
-}
-
-nb_status nb_op_forward_copy(nb_op_ctx *ctx, nb_tensor *out)
-{
-    memcpy(out->data, nb_op_input(ctx, 0)->data, (size_t)out->size * sizeof(float));
-    return NB_OK;
-}
-
-nb_status nb_op_backward_copy(nb_op_ctx *ctx, const nb_tensor *out, const nb_tensor *dout)
-{
-    float *dx = nb_op_grad(ctx, 0)->data;
-    const float *g = dout->data;
-    NB_PARALLEL_FOR(i, out->size, {
-        dx[i] += g[i];
-    });
-    return NB_OK;
 }

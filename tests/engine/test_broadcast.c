@@ -37,10 +37,10 @@ static void check_case(int na, const int64_t *sa, int nb, const int64_t *sb, uin
         full[d] = da > db ? da : db;
     }
     nb_tensor *y = nb_tensor_step(nd, full);
-    nb_broadcast_apply(y, a, b, sub_run, NULL);
+    nb_kernel_broadcast(y, a, b, sub_run, NULL);
     /* grad_a = sum of y over a's broadcast dimensions */
     nb_tensor *ga = nb_tensor_zeros(na, sa);
-    nb_grad_accumulate(ga, y);
+    nb_kernel_unbroadcast_add(ga, y);
     double *want_ga = calloc((size_t)a->size, sizeof(double));
     int64_t idx[NB_MAX_DIMS] = {0};
     for (int64_t i = 0; i < y->size; i++) {
@@ -89,10 +89,10 @@ Test(broadcast, zero_dim_operands)
     nb_tensor *s = nb_tensor_scalar(2);
     nb_tensor *g = nb_tensor_ones(NB_SHAPE(3, 5));
     nb_tensor *gs = nb_tensor_scalar(0.5f);
-    nb_grad_accumulate(gs, g);
+    nb_kernel_unbroadcast_add(gs, g);
     cr_assert_eq(gs->data[0], 15.5f);
     nb_tensor *y = nb_tensor_step(0, NULL);
-    nb_broadcast_apply(y, s, gs, sub_run, NULL);
+    nb_kernel_broadcast(y, s, gs, sub_run, NULL);
     cr_assert_eq(y->data[0], 2 - 15.5f);
     nb_tensor_free(s);
     nb_tensor_free(g);

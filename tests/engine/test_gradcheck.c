@@ -26,7 +26,7 @@ static nb_status sq_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor
     return NB_OK;
 }
 
-static const nb_op sq_op = {.name = "sq", .n_inputs = 1, .shape = nb_op_shape_unary,
+static const nb_op sq_op = {.name = "sq", .n_inputs = 1, .shape = nb_op_shape_same,
                             .forward = sq_forward, .backward = sq_backward};
 
 static nb_tensor *f_sq(nb_tensor *const *in, void *ud)

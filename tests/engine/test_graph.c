@@ -16,7 +16,7 @@ static nb_status count_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
     if (!nb_tensor_same_shape(nb_op_input(ctx, 0), nb_op_input(ctx, 1)))
         return nb_op_error(ctx, NB_ERR_SHAPE, "shapes differ");
-    return nb_op_shape_unary(ctx, ndim, shape);
+    return nb_op_shape_same(ctx, ndim, shape);
 }
 
 static nb_status count_forward(nb_op_ctx *ctx, nb_tensor *y)
@@ -213,13 +213,13 @@ Test(graph, op_descriptor_errors)
                  "op_apply: op descriptor noshape lacks a name, shape or forward");
     assert_error(nb_op_apply(NULL, in, 1, NULL), NB_ERR_ARG, "op_apply");
 
-    const nb_op one = {.name = "one", .n_inputs = 1, .shape = nb_op_shape_unary,
+    const nb_op one = {.name = "one", .n_inputs = 1, .shape = nb_op_shape_same,
                        .forward = fail_forward};
     assert_error(nb_op_apply(&one, in, 2, NULL), NB_ERR_ARG, "one: expected 1 inputs, got 2");
     assert_error(nb_op_apply(&one, in, 1, NULL), NB_ERR_ARG, "one: forward refused");
 
     const nb_op with_params = {.name = "p", .n_inputs = 1, .params_size = 4,
-                               .shape = nb_op_shape_unary, .forward = fail_forward};
+                               .shape = nb_op_shape_same, .forward = fail_forward};
     assert_error(nb_op_apply(&with_params, in, 1, NULL), NB_ERR_ARG, "p: params are NULL");
 
     /* No backward: fine without grad, an error when an input requires grad. */

@@ -1,5 +1,5 @@
 /*
- * gemm: nb_gemm and nb_gemm_ref against a naive loop in double, over all four transpose
+ * gemm: nb_kernel_gemm and nb_kernel_gemm_ref against a naive loop in double, over all four transpose
  * combinations, odd sizes (edge tiles and several cache blocks), padded row strides,
  * alpha/beta variants and K = 0; plus bit-identical results for 1 and 2 threads and
  * NB_ERR_NOMEM when packing space cannot be had.
@@ -31,7 +31,7 @@ static float *rand_matrix(int64_t rows, int64_t cols, int64_t ld, uint64_t seed)
     return x;
 }
 
-/* Runs nb_gemm (or nb_gemm_ref) once and checks every element of C against
+/* Runs nb_kernel_gemm (or nb_kernel_gemm_ref) once and checks every element of C against
  *     want = alpha * sum_k op(A)[i][k] op(B)[k][j] + beta * C0[i][j]
  * computed in double, within (K + 2) * FLT_EPSILON * (|alpha| sum_k |a b| + |beta C0|),
  * a bound that holds for any summation order. With beta == 0, C starts as NaN and must
@@ -52,13 +52,13 @@ static void check_gemm(bool use_ref, bool ta, bool tb, int64_t M, int64_t N, int
     memcpy(C0, C, (size_t)(M * ldc + 1) * sizeof(float));
 
     if (use_ref) {
-        nb_gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        nb_kernel_gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     } else {
-        nb_status s = nb_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        nb_status s = nb_kernel_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         cr_assert_eq(s, NB_OK, "%s", nb_error());
     }
 
-    const char *who = use_ref ? "nb_gemm_ref" : "nb_gemm";
+    const char *who = use_ref ? "nb_kernel_gemm_ref" : "nb_kernel_gemm";
     for (int64_t i = 0; i < M; i++) {
         for (int64_t j = 0; j < N; j++) {
             double s = 0.0, mag = 0.0;
@@ -139,20 +139,20 @@ Test(gemm, empty_k)
 {
     float C[6] = {1, 2, 3, 4, 5, 6};
     float A[1] = {NAN}, B[1] = {NAN};
-    cr_assert_eq(nb_gemm(false, false, 2, 3, 0, 1.0f, A, 1, B, 3, 0.5f, C, 3), NB_OK);
+    cr_assert_eq(nb_kernel_gemm(false, false, 2, 3, 0, 1.0f, A, 1, B, 3, 0.5f, C, 3), NB_OK);
     const double half[] = {0.5, 1, 1.5, 2, 2.5, 3};
     assert_close(C, half, 6, 0, 0, "K=0 beta=0.5");
     for (int i = 0; i < 6; i++)
         C[i] = NAN;
-    cr_assert_eq(nb_gemm(true, true, 2, 3, 0, 1.0f, A, 2, B, 1, 0.0f, C, 3), NB_OK);
+    cr_assert_eq(nb_kernel_gemm(true, true, 2, 3, 0, 1.0f, A, 2, B, 1, 0.0f, C, 3), NB_OK);
     const double zero[6] = {0};
     assert_close(C, zero, 6, 0, 0, "K=0 beta=0");
-    cr_assert_eq(nb_gemm(false, false, 0, 3, 4, 1.0f, A, 4, B, 3, 0.0f, C, 3), NB_OK);
-    cr_assert_eq(nb_gemm(false, false, 2, 0, 4, 1.0f, A, 4, B, 0, 0.0f, C, 0), NB_OK);
+    cr_assert_eq(nb_kernel_gemm(false, false, 0, 3, 4, 1.0f, A, 4, B, 3, 0.0f, C, 3), NB_OK);
+    cr_assert_eq(nb_kernel_gemm(false, false, 2, 0, 4, 1.0f, A, 4, B, 0, 0.0f, C, 0), NB_OK);
     assert_close(C, zero, 6, 0, 0, "M=0 / N=0 left C alone");
     for (int i = 0; i < 6; i++)
         C[i] = NAN;
-    nb_gemm_ref(false, false, 2, 3, 0, 1.0f, A, 1, B, 3, 0.0f, C, 3);
+    nb_kernel_gemm_ref(false, false, 2, 3, 0, 1.0f, A, 1, B, 3, 0.0f, C, 3);
     assert_close(C, zero, 6, 0, 0, "ref K=0 beta=0");
 }
 
@@ -167,9 +167,9 @@ static void check_threads_bitwise(bool ta, bool tb, float beta)
     float *C2 = rand_matrix(M, N, N, 3);
     int saved = nb_num_threads();
     cr_assert_eq(nb_set_num_threads(1), NB_OK);
-    cr_assert_eq(nb_gemm(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C1, N), NB_OK);
+    cr_assert_eq(nb_kernel_gemm(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C1, N), NB_OK);
     cr_assert_eq(nb_set_num_threads(2), NB_OK);
-    cr_assert_eq(nb_gemm(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C2, N), NB_OK);
+    cr_assert_eq(nb_kernel_gemm(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C2, N), NB_OK);
     nb_set_num_threads(saved);
     cr_assert(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)) == 0,
               "ta=%d tb=%d: 1 and 2 threads differ", ta, tb);
@@ -185,7 +185,7 @@ Test(gemm, threads_bitwise)
     check_threads_bitwise(true, true, 1.0f);
 }
 
-/* An allocator that always fails, so nb_gemm cannot get packing space. */
+/* An allocator that always fails, so nb_kernel_gemm cannot get packing space. */
 static void *failing_alloc(size_t size, size_t align, void *ud)
 {
     (void)size, (void)align, (void)ud;
@@ -204,7 +204,7 @@ Test(gemm, nomem)
     float *A = rand_matrix(n, n, n, 1), *B = rand_matrix(n, n, n, 2);
     float *C = rand_matrix(n, n, n, 3), *C0 = rand_matrix(n, n, n, 3);
     nb_set_allocator(&(nb_allocator){failing_alloc, plain_free, NULL});
-    nb_status s = nb_gemm(false, false, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
+    nb_status s = nb_kernel_gemm(false, false, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
     nb_set_allocator(NULL);
     cr_assert_eq(s, NB_ERR_NOMEM);
     cr_assert_eq(nb_error_code(), NB_ERR_NOMEM);
@@ -218,10 +218,10 @@ Test(gemm, nomem)
 Test(gemm, bad_arguments_are_errors)
 {
     float a[4] = {0}, b[4] = {0}, c[4] = {0};
-    cr_assert_eq(nb_gemm(false, false, -1, 2, 2, 1, a, 2, b, 2, 0, c, 2), NB_ERR_ARG);
+    cr_assert_eq(nb_kernel_gemm(false, false, -1, 2, 2, 1, a, 2, b, 2, 0, c, 2), NB_ERR_ARG);
     cr_assert(strstr(nb_error(), "gemm: bad arguments: M=-1"), "%s", nb_error());
-    cr_assert_eq(nb_gemm(false, false, 2, 2, 2, 1, a, 1, b, 2, 0, c, 2), NB_ERR_ARG);
-    cr_assert_eq(nb_gemm(true, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 1), NB_ERR_ARG);
-    cr_assert_eq(nb_gemm(false, false, 2, 2, 2, 1, NULL, 2, b, 2, 0, c, 2), NB_ERR_ARG);
-    cr_assert_eq(nb_gemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, NULL, 2), NB_ERR_ARG);
+    cr_assert_eq(nb_kernel_gemm(false, false, 2, 2, 2, 1, a, 1, b, 2, 0, c, 2), NB_ERR_ARG);
+    cr_assert_eq(nb_kernel_gemm(true, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 1), NB_ERR_ARG);
+    cr_assert_eq(nb_kernel_gemm(false, false, 2, 2, 2, 1, NULL, 2, b, 2, 0, c, 2), NB_ERR_ARG);
+    cr_assert_eq(nb_kernel_gemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, NULL, 2), NB_ERR_ARG);
 }

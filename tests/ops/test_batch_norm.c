@@ -439,8 +439,9 @@ Test(batch_norm, errors)
         nb_tensor *a[5];
         memcpy(a, in, sizeof a);
         a[i] = NULL;
+        static const char *names[5] = {"x", "gamma", "beta", "running_mean", "running_var"};
         char want[64];
-        snprintf(want, sizeof want, "batch_norm: input %d is NULL", i);
+        snprintf(want, sizeof want, "batch_norm: input %d (%s) is NULL", i, names[i]);
         assert_error(nb_batch_norm(a[0], a[1], a[2], a[3], a[4], 0.1f, 1e-5f, true),
                      NB_ERR_NULL, want);
         nb_error_clear();

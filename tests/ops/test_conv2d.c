@@ -71,7 +71,7 @@ static void ref_conv(const nb_tensor *x, const nb_tensor *w, const nb_tensor *b,
         for (int64_t k = 0; k < K; k++)
             for (int64_t oh = 0; oh < Ho; oh++)
                 for (int64_t ow = 0; ow < Wo; ow++) {
-                    double s = b ? b->data[k] : 0.0;
+                    double s = b && b != NB_NONE ? b->data[k] : 0.0;
                     int64_t g = k / Kg;
                     for (int64_t c = 0; c < Cg; c++)
                         for (int64_t i = 0; i < kH; i++)
@@ -129,7 +129,7 @@ static void make_inputs(const conv_case *c, uint64_t seed, bool gx, bool gw, boo
     int G = c->G ? c->G : 1;
     *x = rand_tensor(4, (int64_t[]){c->N, c->C, c->H, c->W}, -1, 1, seed, gx);
     *w = rand_tensor(4, (int64_t[]){c->K, c->C / G, c->kH, c->kW}, -1, 1, seed + 1, gw);
-    *b = c->bias ? rand_tensor(1, (int64_t[]){c->K}, -1, 1, seed + 2, gb) : NULL;
+    *b = c->bias ? rand_tensor(1, (int64_t[]){c->K}, -1, 1, seed + 2, gb) : NB_NONE;
 }
 
 static void free_inputs(nb_tensor *x, nb_tensor *w, nb_tensor *b)
@@ -223,7 +223,7 @@ Test(conv2d, same_padding)
     nb_tensor *w = nb_tensor_ones(NB_SHAPE(1, 1, 2, 2));
     nb_conv2d_opts o = nb_conv2d_default();
     o.pad_same = true;
-    nb_tensor *y = nb_conv2d(x, w, NULL, &o);
+    nb_tensor *y = nb_conv2d(x, w, NB_NONE, &o);
     cr_assert_not_null(y, "%s", nb_error());
     cr_assert(y->shape[2] == 4 && y->shape[3] == 4);
     double want[16];
@@ -235,7 +235,7 @@ Test(conv2d, same_padding)
     o.stride_h = o.stride_w = 2;
     nb_tensor *x2 = nb_tensor_ones(NB_SHAPE(1, 1, 5, 6));
     nb_tensor *w2 = nb_tensor_ones(NB_SHAPE(1, 1, 3, 3));
-    y = nb_conv2d(x2, w2, NULL, &o);
+    y = nb_conv2d(x2, w2, NB_NONE, &o);
     cr_assert_not_null(y, "%s", nb_error());
     cr_assert(y->shape[2] == 3 && y->shape[3] == 3, "got [%lld,%lld]", (long long)y->shape[2],
               (long long)y->shape[3]);
@@ -255,7 +255,7 @@ typedef struct grad_ud {
 static nb_tensor *f_conv(nb_tensor *const *in, void *ud)
 {
     const grad_ud *g = ud;
-    return nb_conv2d(in[0], in[1], g->bias ? in[2] : NULL, &g->o);
+    return nb_conv2d(in[0], in[1], g->bias ? in[2] : NB_NONE, &g->o);
 }
 
 /* Small enough for finite differences: x <= ~150 elements. */
@@ -428,16 +428,16 @@ Test(conv2d, errors)
     nb_conv2d_opts o = nb_conv2d_default();
 
     nb_error_clear();
-    assert_error(nb_conv2d(NULL, w3, NULL, NULL), NB_ERR_NULL, "conv2d: input 0 is NULL");
+    assert_error(nb_conv2d(NULL, w3, NB_NONE, NULL), NB_ERR_NULL, "conv2d: input 0 (x) is NULL");
     nb_error_clear();
-    assert_error(nb_conv2d(x, NULL, NULL, NULL), NB_ERR_NULL, "conv2d: input 1 is NULL");
-    assert_error(nb_conv2d(x, w, NULL, NULL), NB_ERR_SHAPE,
+    assert_error(nb_conv2d(x, NULL, NB_NONE, NULL), NB_ERR_NULL, "conv2d: input 1 (weight) is NULL");
+    assert_error(nb_conv2d(x, w, NB_NONE, NULL), NB_ERR_SHAPE,
                  "conv2d: input has 3 channels but weight [8,2,3,3] expects 2 (groups 1)");
-    assert_error(nb_conv2d(x3, w3, NULL, NULL), NB_ERR_SHAPE,
+    assert_error(nb_conv2d(x3, w3, NB_NONE, NULL), NB_ERR_SHAPE,
                  "conv2d: input must be 4-D [N,C,H,W], got [3,5,5]");
-    assert_error(nb_conv2d(x, x3, NULL, NULL), NB_ERR_SHAPE,
+    assert_error(nb_conv2d(x, x3, NB_NONE, NULL), NB_ERR_SHAPE,
                  "conv2d: weight must be 4-D [C_out,C_in/groups,kH,kW], got [3,5,5]");
-    assert_error(nb_conv2d(x, w0, NULL, NULL), NB_ERR_SHAPE,
+    assert_error(nb_conv2d(x, w0, NB_NONE, NULL), NB_ERR_SHAPE,
                  "conv2d: weight [4,3,0,3] has an empty dimension");
     assert_error(nb_conv2d(x, w3, b5, NULL), NB_ERR_SHAPE,
                  "conv2d: bias [5] does not match weight [4,3,3,3]: expected [4]");
@@ -446,34 +446,34 @@ Test(conv2d, errors)
                  "conv2d: kernel 7x3 (dilation 1x1, extent 7x3) is larger than the padded "
                  "input 5x5 of [2,3,5,5]");
     o.dilation_h = 3;   /* extent 7 > 5 */
-    assert_error(nb_conv2d(x, w3, NULL, &o), NB_ERR_SHAPE, "larger than the padded input");
+    assert_error(nb_conv2d(x, w3, NB_NONE, &o), NB_ERR_SHAPE, "larger than the padded input");
     o.pad_top = o.pad_bottom = 1;   /* 7 fits now */
-    cr_assert_not_null(nb_conv2d(x, w3, NULL, &o), "%s", nb_error());
+    cr_assert_not_null(nb_conv2d(x, w3, NB_NONE, &o), "%s", nb_error());
 
     o = nb_conv2d_default();
     o.stride_w = 0;
-    assert_error(nb_conv2d(x, w3, NULL, &o), NB_ERR_ARG, "conv2d: strides must be >= 1, got 1x0");
+    assert_error(nb_conv2d(x, w3, NB_NONE, &o), NB_ERR_ARG, "conv2d: strides must be >= 1, got 1x0");
     o = nb_conv2d_default();
     o.stride_h = -2;
-    assert_error(nb_conv2d(x, w3, NULL, &o), NB_ERR_ARG, "strides must be >= 1, got -2x1");
+    assert_error(nb_conv2d(x, w3, NB_NONE, &o), NB_ERR_ARG, "strides must be >= 1, got -2x1");
     o = nb_conv2d_default();
     o.dilation_w = 0;
-    assert_error(nb_conv2d(x, w3, NULL, &o), NB_ERR_ARG, "conv2d: dilations must be >= 1");
+    assert_error(nb_conv2d(x, w3, NB_NONE, &o), NB_ERR_ARG, "conv2d: dilations must be >= 1");
     o = nb_conv2d_default();
     o.pad_left = -1;
-    assert_error(nb_conv2d(x, w3, NULL, &o), NB_ERR_ARG, "conv2d: paddings must be >= 0");
+    assert_error(nb_conv2d(x, w3, NB_NONE, &o), NB_ERR_ARG, "conv2d: paddings must be >= 0");
     o = nb_conv2d_default();
     o.groups = 0;
-    assert_error(nb_conv2d(x, w3, NULL, &o), NB_ERR_ARG, "conv2d: groups must be >= 1, got 0");
+    assert_error(nb_conv2d(x, w3, NB_NONE, &o), NB_ERR_ARG, "conv2d: groups must be >= 1, got 0");
     o.groups = 2;
-    assert_error(nb_conv2d(x, w3, NULL, &o), NB_ERR_ARG,
+    assert_error(nb_conv2d(x, w3, NB_NONE, &o), NB_ERR_ARG,
                  "conv2d: groups 2 does not divide the 3 input channels of [2,3,5,5]");
     o.groups = 3;   /* 3 divides C_in = 3 but not C_out = 4 */
     nb_tensor *w31 = nb_tensor_zeros(NB_SHAPE(4, 1, 3, 3));
-    assert_error(nb_conv2d(x, w31, NULL, &o), NB_ERR_ARG,
+    assert_error(nb_conv2d(x, w31, NB_NONE, &o), NB_ERR_ARG,
                  "conv2d: groups 3 does not divide the 4 output channels of weight [4,1,3,3]");
     o.groups = 1;
-    assert_error(nb_conv2d(x, w31, NULL, &o), NB_ERR_SHAPE,
+    assert_error(nb_conv2d(x, w31, NB_NONE, &o), NB_ERR_SHAPE,
                  "conv2d: input has 3 channels but weight [4,1,3,3] expects 1 (groups 1)");
 
     nb_tensor *ts[] = {x, w, w3, x3, w0, b4, b5, b41, w7, w31};

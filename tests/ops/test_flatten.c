@@ -104,12 +104,10 @@ Test(flatten, errors)
     nb_tensor *s = nb_tensor_scalar(2.0f);
     assert_error(nb_flatten(s), NB_ERR_SHAPE,
                  "flatten: input must have a batch dimension [N,...], got a 0-D tensor []");
-    nb_tensor *big = nb_tensor_zeros(NB_SHAPE(0, INT64_C(1) << 40, INT64_C(1) << 40));
-    cr_assert_not_null(big, "%s", nb_error());
-    assert_error(nb_flatten(big), NB_ERR_SHAPE,
-                 "flatten: the product of the dimensions after the first of [0,");
+    /* The non-zero dimensions of an empty tensor are bounded too: it cannot be made. */
+    assert_error(nb_tensor_zeros(NB_SHAPE(0, INT64_C(1) << 40, INT64_C(1) << 40)), NB_ERR_SHAPE,
+                 "tensor_zeros: shape [0,1099511627776,1099511627776] is too large");
     nb_error_clear(); /* a NULL input keeps an earlier message */
     assert_error(nb_flatten(NULL), NB_ERR_NULL, "flatten: input 0 is NULL");
     nb_tensor_free(s);
-    nb_tensor_free(big);
 }

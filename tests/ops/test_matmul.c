@@ -118,7 +118,7 @@ Test(matmul, forward_empty)
 
 Test(matmul, forward_large)
 {
-    /* Large enough for nb_gemm's blocked, parallel path, in every batch layout. */
+    /* Large enough for nb_kernel_gemm's blocked, parallel path, in every batch layout. */
     check_forward(NB_SHAPE(2, 130, 70), NB_SHAPE(70, 90), 30);
     check_forward(NB_SHAPE(3, 70, 50), NB_SHAPE(3, 50, 60), 32);
     check_forward(NB_SHAPE(64, 70), NB_SHAPE(2, 70, 90), 34);

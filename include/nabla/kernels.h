@@ -1,0 +1,214 @@
+/*
+ * nabla/kernels.h - the building blocks ops share: GEMM, deterministic sums,
+ * broadcasting, im2col, counter-based random numbers, and the helpers of op families
+ * (losses, reductions, ops along an axis, shape-only copies, pooling).
+ *
+ * Pure kernels are named nb_kernel_<what>; they take plain arrays and sizes and may
+ * split their work across threads (always with the same bits for any thread count).
+ * Helpers that take an op's context are named nb_op_<what>; nb_op_shape_<what> are
+ * ready-made shape() functions. Everything here is what the built-in ops in ops/ use,
+ * and nothing else: a user's op can use all of it.
+ */
+#ifndef NABLA_KERNELS_H
+#define NABLA_KERNELS_H
+
+#include "op.h"
+#include "ops.h"
+#include "parallel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- random numbers ---------------------------------------------------------------- */
+
+/* Counter-based random numbers: depend only on (seed, i), so any thread can draw
+ * element i and every run and thread count gets the same numbers. nb_rng_uniform is in
+ * [0, 1) with 24 random bits. */
+uint64_t nb_rng_u64(uint64_t seed, uint64_t i);
+float nb_rng_uniform(uint64_t seed, uint64_t i);
+
+/* ---- sums ------------------------------------------------------------------------- */
+
+/* Sum of x[0..n) in a fixed blocked order, accumulated in double: the same bits for
+ * any thread count. */
+double nb_kernel_sum(const float *x, int64_t n);
+
+/* Sum of x[i]^2 over [0, n), in double, in the same fixed order as nb_kernel_sum. */
+double nb_kernel_sum_squares(const float *x, int64_t n);
+
+/* y[o,i] = (sum_l x[o,l,i]) / div for x [outer, len, inner] and y [outer, inner] (div 1:
+ * the sum; div len: the mean). Each output is summed in double in a fixed order.
+ * Parallel over outputs from NB_PAR_MIN elements of x. */
+void nb_kernel_sum_axis(float *y, const float *x, int64_t outer, int64_t len, int64_t inner,
+                        double div);
+
+/* Its backward: dx[o,l,i] += dy[o,i] * scale. Parallel over disjoint rows of dx. */
+void nb_kernel_sum_axis_backward(float *dx, const float *dy, int64_t outer, int64_t len,
+                                 int64_t inner, float scale);
+
+/* ---- broadcasting ------------------------------------------------------------------ */
+
+/* A run of a binary elementwise op: for k in [0, n): out[k] = f(a[k * sa], b[k * sb]),
+ * with strides sa, sb in {0, 1}. `ud` is passed through. */
+typedef void (*nb_binary_run)(float *out, const float *a, int64_t sa, const float *b,
+                              int64_t sb, int64_t n, const void *ud);
+
+/* Applies `run` over out's elements with a and b broadcast (NumPy rules) to out's
+ * shape. Parallel over disjoint runs. Does nothing when out is empty. */
+void nb_kernel_broadcast(nb_tensor *out, const nb_tensor *a, const nb_tensor *b,
+                         nb_binary_run run, const void *ud);
+
+/* grad += g summed over the dimensions in which grad is broadcast to g's shape
+ * (grad's shape must broadcast to g's; equal sizes are a plain add). Each element of
+ * grad is summed in a fixed order: the same bits for any thread count. An empty g adds
+ * nothing. */
+void nb_kernel_unbroadcast_add(nb_tensor *grad, const nb_tensor *g);
+
+/* ---- ops along an axis ------------------------------------------------------------- */
+
+/* A lane along an axis: its L elements are out[l S], a[l S] and b[l S], l in [0, L).
+ * a or b is NULL when nb_kernel_lanes was given NULL. */
+typedef void (*nb_lane_run)(float *out, const float *a, const float *b, int64_t L,
+                            int64_t S);
+
+/* Tensors shaped like t seen as [outer, L, inner] around `axis` (in [-ndim, ndim)):
+ * calls run once for each of the outer * inner lanes, with out, a and b pointing at the
+ * lane's first element and S = inner. Parallel over lanes from NB_PAR_MIN elements, so
+ * run must write only its own lane. Does nothing when t is empty. */
+void nb_kernel_lanes(const nb_tensor *t, int axis, nb_lane_run run, float *out,
+                     const float *a, const float *b);
+
+/* ---- GEMM ------------------------------------------------------------------------- */
+
+/* C = alpha * op(A) op(B) + beta * C, row-major, op(A) M x K, op(B) K x N. A is stored
+ * M x K with row stride lda (K x M if trans_a); B is K x N with row stride ldb (N x K if
+ * trans_b); C is M x N with row stride ldc. beta == 0 ignores C's old contents. Every
+ * element of C is summed in the same order for any thread count. Packing space comes
+ * from step memory and is given back before it returns, so it must not be called from
+ * several threads at once. Returns NB_ERR_ARG for negative sizes, strides shorter than
+ * a row or a NULL matrix, NB_ERR_NOMEM if packing space cannot be had. */
+nb_status nb_kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                         float alpha, const float *A, int64_t lda, const float *B,
+                         int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* The plain triple loop with the same contract, for tests and as a reference. */
+void nb_kernel_gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                        float alpha, const float *A, int64_t lda, const float *B,
+                        int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* ---- convolution geometry and im2col ------------------------------------------------ */
+
+/* A 2-D convolution resolved from its shapes and options (see nb_conv2d in ops.h). */
+typedef struct nb_conv2d_geom {
+    int64_t N, C, H, W;       /* input [N, C, H, W] */
+    int64_t K, kH, kW;        /* weight [K, C/G, kH, kW] */
+    int64_t G, Cg, Kg;        /* groups, channels per group in and out */
+    int64_t sh, sw, dh, dw;   /* strides, dilations */
+    int64_t pt, pb, pl, pr;   /* padding (pad_same resolved) */
+    int64_t Ho, Wo, P;        /* output size, P = Ho Wo */
+    int64_t R;                /* rows of the column matrix: Cg kH kW */
+} nb_conv2d_geom;
+
+/* Resolves the geometry of x [N,C,H,W] and w [K,C/G,kH,kW] under opts. The shapes and
+ * options must already be valid (nb_conv2d's shape() checks them). */
+nb_conv2d_geom nb_conv2d_geometry(const int64_t x_shape[4], const int64_t w_shape[4],
+                                  const nb_conv2d_opts *opts);
+
+/* cols[(c,i,j), b P + (oh,ow)] (row stride ld) = x[n0 + b, c0 + c, oh sh - pt + i dh,
+ * ow sw - pl + j dw] for the nb images from n0 and the Cg channels from c0; zero where
+ * the kernel hangs over the padding. */
+void nb_kernel_im2col(const nb_conv2d_geom *g, const float *x, int64_t n0, int64_t nb,
+                      int64_t c0, float *cols, int64_t ld);
+
+/* The adjoint of im2col: dx[n0 + b, c0 + c, ...] += each column entry at its pixel.
+ * Each (image, channel) plane is summed by one thread in a fixed order. */
+void nb_kernel_col2im(const nb_conv2d_geom *g, const float *cols, int64_t ld, int64_t n0,
+                      int64_t nb, int64_t c0, float *dx);
+
+/* ---- helpers for losses ------------------------------------------------------------- */
+
+/* shape() helper: NB_ERR_ARG with "<op>: invalid reduction 3 (expected NB_REDUCE_MEAN,
+ * NB_REDUCE_SUM or NB_REDUCE_NONE)" unless `reduction` is one of those. */
+nb_status nb_op_check_reduction(nb_op_ctx *ctx, nb_reduction reduction);
+
+/* shape() for a loss of two same-shape inputs (prediction, target): checks the
+ * reduction, then that inputs 0 and 1 have the same shape (NB_ERR_SHAPE with
+ * "<op>: shapes differ: [4,1] and [4]"; no broadcasting). The output has input 0's
+ * shape for NB_REDUCE_NONE and is a scalar (rank 0) otherwise. */
+nb_status nb_op_shape_loss(nb_op_ctx *ctx, nb_reduction reduction, int *ndim,
+                           int64_t shape[NB_MAX_DIMS]);
+
+/* forward() of a loss over n terms (elements, or rows): write the n per-term losses
+ * into the buffer nb_op_loss_begin returns, then call nb_op_loss_end with it and the
+ * same mark:
+ *
+ *     nb_step_mark mark;
+ *     float *l = nb_op_loss_begin(out, r, n, &mark);
+ *     if (!l)
+ *         return NB_ERR_NOMEM;
+ *     NB_PARALLEL_FOR(i, n, { l[i] = ...; });
+ *     nb_op_loss_end(out, r, l, n, mark);
+ *
+ * For NB_REDUCE_NONE the buffer is out's data (out has n elements) and end does
+ * nothing. Otherwise it is step scratch (NULL and NB_ERR_NOMEM recorded on failure),
+ * and end writes out[0] = sum (SUM) or sum / n (MEAN; NaN for n = 0, like a mean of
+ * nothing), summed by nb_kernel_sum, and gives the scratch back. */
+float *nb_op_loss_begin(nb_tensor *out, nb_reduction reduction, int64_t n,
+                        nb_step_mark *mark);
+void nb_op_loss_end(nb_tensor *out, nb_reduction reduction, const float *l, int64_t n,
+                    nb_step_mark mark);
+
+/* backward() of a loss over n terms: the factor every term's gradient is scaled by
+ * when the loss is reduced: dout[0] for NB_REDUCE_SUM, dout[0] / n (divided in double)
+ * for NB_REDUCE_MEAN. For NB_REDUCE_NONE term i's factor is dout[i]; this returns 0. */
+float nb_op_loss_scale(nb_reduction reduction, const float *dout, int64_t n);
+
+/* ---- helpers for reductions and ops along an axis ----------------------------------- */
+
+/* Params of a reduction of input 0: over every element to a 0-D tensor (all), or along
+ * one axis. */
+typedef struct nb_reduce_params {
+    int axis;      /* negative counts from the end */
+    bool keepdim;  /* keep the reduced axis with size 1 */
+    bool all;      /* reduce every element to a 0-D tensor (axis, keepdim unused) */
+} nb_reduce_params;
+
+/* A shape() for reductions whose params are an nb_reduce_params: 0-D for `all`, else
+ * input 0's shape without the axis (or with it as 1 if keepdim). An axis outside
+ * [-ndim, ndim) is NB_ERR_ARG "<op>: axis 2 is out of range for shape [2,3]". */
+nb_status nb_op_shape_reduce(nb_op_ctx *ctx, int *ndim, int64_t shape[NB_MAX_DIMS]);
+
+/* Input 0 of a reduction seen as [outer, len, inner], the output as [outer, inner].
+ * For `all` it is [1, size, 1]. */
+void nb_op_reduce_split(const nb_op_ctx *ctx, int64_t *outer, int64_t *len, int64_t *inner);
+
+/* Params of an op applied along one axis of input 0, e.g. softmax. */
+typedef struct nb_axis_params {
+    int axis;  /* negative counts from the end */
+} nb_axis_params;
+
+/* A shape() for ops along an axis whose params are an nb_axis_params: the output has
+ * input 0's shape; a bad axis is NB_ERR_ARG as for nb_op_shape_reduce. */
+nb_status nb_op_shape_axis(nb_op_ctx *ctx, int *ndim, int64_t shape[NB_MAX_DIMS]);
+
+/* ---- helpers for ops that only change the shape --------------------------------------- */
+
+/* forward() and backward() for ops whose output holds input 0's elements in the same
+ * order under another shape (reshape, flatten): out = a copy of x; dx += dout. */
+nb_status nb_op_forward_copy(nb_op_ctx *ctx, nb_tensor *out);
+nb_status nb_op_backward_copy(nb_op_ctx *ctx, const nb_tensor *out, const nb_tensor *dout);
+
+/* ---- helpers for 2-D pooling ---------------------------------------------------------- */
+
+/* A shape() for 2-D pooling whose params are an nb_pool2d_opts: input 0 [N,C,H,W] ->
+ * [N,C,H_out,W_out], H_out = (H + pad_top + pad_bottom - kH) / stride_h + 1 (likewise
+ * W_out). Errors, each "<op>: ...": an input that is not 4-D (NB_ERR_SHAPE), a kernel
+ * or stride below 1, a negative padding or one above half its kernel (NB_ERR_ARG), a
+ * kernel larger than the padded input (NB_ERR_SHAPE). */
+nb_status nb_op_shape_pool2d(nb_op_ctx *ctx, int *ndim, int64_t shape[NB_MAX_DIMS]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NABLA_KERNELS_H */
