@@ -53,7 +53,7 @@ typedef struct nb_node nb_op_ctx;
 
 /* What an input slot accepts (flags; 0 is a plain required input). */
 enum {
-    /* The caller may pass NB_NONE for "absent": nb_op_input() then gives NULL. A NULL
+    /* The caller may pass NB_NONE (nabla/tensor.h) for "absent": nb_op_input() then gives NULL. A NULL
      * pointer is never "absent" -- it is the result of a failed op, and an error. */
     NB_INPUT_OPTIONAL = 1 << 0,
     /* State that forward updates in place and that never receives a gradient (batch
@@ -79,12 +79,6 @@ typedef struct nb_op {
      * NULL for an op that is not differentiable (recording it is then an error). */
     nb_status (*backward)(nb_op_ctx *ctx, const nb_tensor *out, const nb_tensor *dout);
 } nb_op;
-
-/* "This optional input is absent." Pass it where an op declares NB_INPUT_OPTIONAL, e.g.
- * nb_conv2d(x, w, NB_NONE, &opts) for a convolution without bias. It is not a tensor:
- * use it only as an argument. */
-extern nb_tensor nb_none_tensor_;
-#define NB_NONE (&nb_none_tensor_)
 
 /* Runs `op` on `inputs` with a copy of `params` (op->params_size bytes, may be NULL if
  * 0) and returns its output, a step tensor. Records a node for backward when grad mode

@@ -82,8 +82,8 @@ nb_conv2d_opts nb_conv2d_default(void);
 /* 2-D cross-correlation: x [N, C_in, H, W], w [C_out, C_in / groups, kH, kW], optional
  * bias b [C_out] -> [N, C_out, H_out, W_out] with
  *     H_out = (H + pad_top + pad_bottom - dilation_h (kH - 1) - 1) / stride_h + 1
- * (with pad_same, over the computed pads). b == NULL means no bias, so a bias that is
- * itself the result of ops must be checked before it is passed. opts NULL means
+ * (with pad_same, over the computed pads). b = NB_NONE (nabla/tensor.h) means no bias; a
+ * NULL b is a failed op's result and an error, like any NULL input. opts NULL means
  * nb_conv2d_default(). Bad strides, dilations, paddings or groups are NB_ERR_ARG; ranks,
  * channels, bias shape and a kernel larger than the padded input are NB_ERR_SHAPE. */
 nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv2d_opts *opts);
@@ -132,7 +132,8 @@ nb_tensor *nb_dropout(nb_tensor *x, float p, bool training, uint64_t seed);
  * training: the running statistics are used. running_mean and running_var receive no
  * gradient. Errors: rank other than 2 or 4; gamma, beta or the running statistics not
  * [C]; eps <= 0; momentum outside [0, 1]; training with one value per channel (N H W = 1,
- * NB_ERR_SHAPE). Nothing is updated when an error is returned. */
+ * NB_ERR_SHAPE). Nothing is updated when an error is returned. running_mean and
+ * running_var are state inputs (NB_INPUT_STATE): nb_gradcheck restores them. */
 nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *gamma, nb_tensor *beta,
                          nb_tensor *running_mean, nb_tensor *running_var, float momentum,
                          float eps, bool training);
