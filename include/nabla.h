@@ -36,7 +36,8 @@
  *
  * Headers: nabla/core.h (errors, allocator, step memory, threads), nabla/tensor.h,
  * nabla/ops.h (the ops), nabla/autograd.h (backward, grad mode, anomaly check,
- * gradcheck), nabla/params.h (the parameter store). For writing your own ops
+ * gradcheck), nabla/params.h (the parameter store), nabla/optim.h (optimizers and
+ * learning-rate schedules, docs/optimizers.md). For writing your own ops
  * (docs/writing-ops.md): nabla/op.h (the contract), nabla/parallel.h (NB_PARALLEL_FOR)
  * and nabla/kernels.h (GEMM, sums, broadcasting, im2col, RNG, op-family helpers).
  */
@@ -48,6 +49,7 @@
 #include "nabla/autograd.h"
 #include "nabla/ops.h"
 #include "nabla/params.h"
+#include "nabla/optim.h"
 
 #define NABLA_VERSION "0.1.0"
 
