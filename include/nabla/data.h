@@ -96,17 +96,23 @@ typedef struct nb_batch_opts {
 typedef struct nb_batches nb_batches;
 
 /* An iterator over ds (which must outlive it), with its batch tensors preallocated:
- * [batch_size, ...] for x and y. NULL and NB_ERR_ARG for bad options, NB_ERR_NOMEM. */
+ * [batch_size, ...] for x and y ([shard size, ...] if that is smaller). It starts at
+ * epoch 0, so the first nb_batches_start(it, 0) is optional. NULL and NB_ERR_NULL for a
+ * NULL ds, NB_ERR_ARG for bad options (a negative batch_size, a shard_index outside
+ * [0, shard_count)), NB_ERR_NOMEM. NULL is allowed in nb_batches_free. */
 nb_batches *nb_batches_new(const nb_dataset *ds, nb_batch_opts opts);
 void nb_batches_free(nb_batches *it);
 
-/* Starts epoch `epoch`: computes its permutation (identity without shuffle). */
+/* Starts epoch `epoch` (>= 0, NB_ERR_ARG otherwise): computes its permutation (identity
+ * without shuffle), O(N), no allocation. */
 nb_status nb_batches_start(nb_batches *it, int64_t epoch);
 
 /* Gathers the next batch and points *x and *y (y NULL without targets) at it:
  * persistent tensors owned by the iterator, valid until the next call; the last
- * partial batch has a smaller first dimension. Returns false when the epoch is done.
- * Allocates nothing. */
+ * partial batch has a smaller first dimension (a second header over the same buffer).
+ * Returns false (and sets *x, *y to NULL) when the epoch is done, until the next
+ * nb_batches_start. Allocates nothing; the gather is split across threads for big
+ * batches. */
 bool nb_batches_next(nb_batches *it, nb_tensor **x, nb_tensor **y);
 
 /* Batches per epoch, and the sample indices of the last batch returned (its rows in
