@@ -127,16 +127,28 @@ typedef struct nb_idx_opts {
 } nb_idx_opts;
 
 /* Reads an IDX file (big-endian magic 0x00 0x00 type ndim, dimensions, data), plain or
- * gzip-compressed (read through zlib; detected from the content, not the name). Unsigned
- * byte data is scaled to [0, 1] unless opts->raw; other types are converted to float.
- * Returns a persistent tensor of the file's shape, or NULL with NB_ERR_IO naming the
- * file and the problem: cannot open, not gzip and not IDX (bad magic), an unknown data
- * type, a rank of 0 or above NB_MAX_DIMS, dimensions whose product overflows, data
- * shorter or longer than the dimensions say, a corrupt gzip stream. opts may be NULL. */
+ * gzip-compressed (decompressed by zlib; detected from the content, not the name).
+ * Types 0x08 (unsigned byte), 0x09 (signed byte), 0x0B (int16), 0x0C (int32), 0x0D
+ * (float32), 0x0E (float64). Unsigned byte data is scaled to [0, 1] unless opts->raw
+ * (load a label file with .raw = true); other types are converted to float.
+ * Returns a persistent tensor of the file's shape, or NULL with NB_ERR_IO and
+ * "idx_load: '<path>': <problem>": cannot open or read it (a directory), an empty
+ * file, not gzip and not IDX (bad magic), an unknown data type, a rank of 0 or above
+ * NB_MAX_DIMS, dimensions whose product overflows (above 2^48 elements), a truncated
+ * header, data shorter or longer than the dimensions say, a corrupt or truncated gzip
+ * stream, stray bytes after it. NB_ERR_NOMEM if the tensor cannot be allocated. No
+ * allocation is larger than what the file can hold. opts may be NULL. */
 nb_tensor *nb_idx_load(const char *path, const nb_idx_opts *opts);
 
-/* An image file [N, H, W] and a label file [N] as a data set owning x [N, 1, H, W]
- * (NCHW) and y [N] (class indices). NB_ERR_IO if N differs between the files. */
+/* nb_idx_load on the n bytes at buf (plain or gzip), with `name` (NULL: "<memory>") in
+ * messages in place of the path. For data already in memory, and for fuzzing. */
+nb_tensor *nb_idx_load_mem(const void *buf, size_t n, const char *name,
+                           const nb_idx_opts *opts);
+
+/* An image file [N, H, W] (or [N, C, H, W]) and a label file [N] as a data set owning
+ * x [N, 1, H, W] (NCHW; pixels scaled as by nb_idx_load) and y [N] (class indices, never
+ * scaled). Errors as for nb_idx_load ("idx_load_pair: '<path>': ..."), and NB_ERR_IO for
+ * files of other ranks or if N differs between the files. */
 nb_dataset *nb_idx_load_pair(const char *images, const char *labels, const nb_idx_opts *opts);
 
 /* ---- CSV files ---- */
