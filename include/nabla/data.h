@@ -157,18 +157,33 @@ typedef struct nb_csv_opts {
     char delimiter;          /* default ',' */
     bool header;             /* the first line names the columns */
     /* The target columns, by name (needs header) or by index (0-based); none: the data
-     * set has inputs only. At most 16. */
+     * set has inputs only. At most 16. Names are used if any of the first n_labels
+     * label_names is set, indices otherwise. */
     const char *label_names[16];
     int label_indices[16];
     int n_labels;            /* entries used in label_names (if header) or label_indices */
 } nb_csv_opts;
 
-/* Reads a numeric table: every cell a number (blank lines at the end are ignored,
- * leading and trailing spaces of a cell too). Returns a data set owning x [rows,
- * features] and y [rows, labels] (y NULL without label columns), or NULL with NB_ERR_IO
- * naming the file, line and column of the first missing or non-numeric cell, a row with
- * the wrong number of cells, a label column that does not exist. opts may be NULL. */
+/* Reads a numeric table: every cell a number (strtod's syntax in the C locale; NaN,
+ * infinities and values outside float's range are errors), plain or gzip-compressed.
+ * Leading and trailing spaces of a cell are ignored, so are blank lines at the end, a
+ * UTF-8 byte order mark and \r\n line ends. A cell may be quoted ("1.5", "a ""b""";
+ * a delimiter inside quotes is text) but may not span lines. The first line (the
+ * header, or the first row) fixes the number of columns. Returns a data set owning
+ * x [rows, features] (the columns that are not labels, in file order) and y [rows,
+ * labels] (in the order asked for; NULL without label columns), or NULL with NB_ERR_IO
+ * and "csv_load: '<path>': <problem>" naming the line and column (1-based, with the
+ * header's name) of the first empty or non-numeric cell, a row with the wrong number
+ * of cells, a blank line before more data, an unclosed quote, a label column that does
+ * not exist, an empty file or one without data rows. NB_ERR_ARG for bad options (a
+ * quote or line end as delimiter, n_labels outside [0, 16], names without header, a
+ * negative index, a column chosen twice, no feature column left). opts may be NULL. */
 nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts);
+
+/* nb_csv_load on the n bytes at buf (plain or gzip), with `name` (NULL: "<memory>") in
+ * messages in place of the path. */
+nb_dataset *nb_csv_load_mem(const void *buf, size_t n, const char *name,
+                            const nb_csv_opts *opts);
 
 #ifdef __cplusplus
 }
