@@ -6,8 +6,8 @@
  *   bit 0     header
  *   bits 1-2  delimiter: ',' ';' '\t' ' '
  *   bits 3-4  number of label columns (0..3)
- *   bit 5     labels by name ("label", "y", "b") instead of by index (index k = k + 1,
- *             counted from the end if bit 6)
+ *   bit 5     labels by name ("label", "y", "b") instead of by index (label k is
+ *             column k + 1)
  *
  * Invariants: a data set with x [rows, features] of finite values and y [rows, labels]
  * as asked, or NULL with NB_ERR_IO / NB_ERR_ARG / NB_ERR_NOMEM and a csv_load message;
