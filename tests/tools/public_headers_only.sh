@@ -9,7 +9,7 @@ for f in $(find "$root/ops" "$root/src/params.c" "$root/src/nn" "$root/src/optim
                "$root/src/data" "$root/src/io" "$root/src/dist" "$root/examples" \
                -name '*.[ch]' 2>/dev/null); do
     bad=$(grep -n '#include "' "$f" | grep -v '#include "nabla\(/[a-z_]*\)\?\.h"' |
-          grep -e 'internal\.h' -e '\.\./' -e '/')
+          grep -e '"internal\.h"' -e '\.\./' -e '/')
     if [ -n "$bad" ]; then
         echo "$f includes a private header:"
         echo "$bad"
