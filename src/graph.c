@@ -232,7 +232,8 @@ nb_tensor *nb_op_apply(const nb_op *op, nb_tensor *const *inputs, int n_inputs,
     }
     if (s == NB_OK) {
         node->out = out;
-        s = op->forward(node, out);
+        if (out->size > 0) /* an empty output has nothing to compute */
+            s = op->forward(node, out);
     }
     if (s == NB_OK && anomaly_check)
         s = check_forward(node, out);
@@ -414,6 +415,8 @@ nb_status nb_backward_seed(nb_tensor *out, const nb_tensor *seed)
 
     for (size_t i = n; i-- > 0;) {
         nb_node *node = order[i];
+        if (node->out->size == 0)
+            continue; /* nothing depends on an empty output: every gradient it sends is 0 */
         uint64_t errors = nb_error_serial();
         nb_status s = node->op->backward(node, node->out, node->out->grad);
         if (s == NB_OK && anomaly_check)

@@ -32,6 +32,11 @@
  *     nb_op_needs_grad(ctx).
  *   - backward() ADDS into nb_op_grad(ctx, i) for each input i whose grad is not NULL;
  *     a NULL grad means that input needs none, and costs no work.
+ *   - forward() and backward() are not called when the output is empty (size 0): there
+ *     is nothing to compute, and every gradient an empty output sends is 0. An op whose
+ *     inputs may be empty while its output is not (a sum, a matmul with K = 0) must
+ *     still loop over the output only, never over products of its inputs' non-zero
+ *     dimensions.
  *   - Loops that own disjoint outputs run in parallel with NB_PARALLEL_FOR; any
  *     reduction goes through a fixed order (nb_kernel_sum) so results are the same bits
  *     for every thread count.
@@ -80,11 +85,7 @@ typedef struct nb_op {
     nb_status (*backward)(nb_op_ctx *ctx, const nb_tensor *out, const nb_tensor *dout);
 } nb_op;
 
-/* "This optional input is absent." Pass it where an op declares NB_INPUT_OPTIONAL, e.g.
- * nb_conv2d(x, w, NB_NONE, &opts) for a convolution without bias. It is not a tensor:
- * use it only as an argument. */
-extern nb_tensor nb_none_tensor_;
-#define NB_NONE (&nb_none_tensor_)
+/* NB_NONE, "this optional input is absent", is declared in nabla/tensor.h. */
 
 /* Runs `op` on `inputs` with a copy of `params` (op->params_size bytes, may be NULL if
  * 0) and returns its output, a step tensor. Records a node for backward when grad mode

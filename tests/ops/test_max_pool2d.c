@@ -253,3 +253,13 @@ Test(max_pool2d, errors)
                  "max_pool2d: padding 1 must be at most half the kernel 1");
     nb_tensor_free(x);
 }
+
+Test(max_pool2d, empty_image_planes_are_an_error)
+{
+    check_pool_empty_planes(nb_max_pool2d, "max_pool2d");
+}
+
+Test(max_pool2d, extreme_options)
+{
+    check_pool_extreme_options(nb_max_pool2d, "max_pool2d", 2.0, 2.0);
+}
