@@ -15,7 +15,7 @@
  * Cases are seeded: case c of op k uses a generator seeded from (NABLA_PROPERTY_SEED,
  * k, c), so a failure message "[<op> case <c>, NABLA_PROPERTY_SEED=<s>] ..." with the
  * case's shapes and options is reproduced by running again with that seed.
- * NABLA_PROPERTY_CASES=<n> runs n cases per op (default 1500).
+ * NABLA_PROPERTY_CASES=<n> runs n cases per op (default 3000).
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -1247,8 +1247,8 @@ static void gen_cross_entropy(prng *r, pcase *c)
 static int n_cases(void)
 {
     const char *e = getenv("NABLA_PROPERTY_CASES");
-    int n = e ? atoi(e) : 1500;
-    return n > 0 ? n : 1500;
+    int n = e ? atoi(e) : 3000;
+    return n > 0 ? n : 3000;
 }
 
 static void read_seed(void)
