@@ -161,6 +161,13 @@ static nb_status check_backward(const nb_node *node, const nb_tensor *dout, unsi
 
 /* ---- running an op ---- */
 
+/* True if a and b hold some of the same floats. */
+static bool overlap(const nb_tensor *a, const nb_tensor *b)
+{
+    return a->size > 0 && b->size > 0 && a->data < b->data + b->size &&
+           b->data < a->data + a->size;
+}
+
 /* Checks input i; NB_OK, or records the error and returns it. */
 static nb_status check_input(const nb_op *op, nb_tensor *const *inputs, int i)
 {
@@ -218,6 +225,21 @@ nb_tensor *nb_op_apply(const nb_op *op, nb_tensor *const *inputs, int n_inputs,
         if (inputs[i] != NB_NONE && !(op->inputs[i] & NB_INPUT_STATE) &&
             inputs[i]->requires_grad)
             mask |= 1u << i;
+    }
+    /* A state input is written in place by forward: it must not share data with
+     * another input, which forward would then read half-updated. */
+    for (int i = 0; i < n_inputs; i++) {
+        if (!(op->inputs[i] & NB_INPUT_STATE) || inputs[i] == NB_NONE)
+            continue;
+        for (int j = 0; j < n_inputs; j++)
+            if (j != i && inputs[j] != NB_NONE && overlap(inputs[i], inputs[j])) {
+                char li[80], lj[80];
+                nb_set_error(NB_ERR_ARG, "%s: %s shares its data with %s (a state input is "
+                             "updated in place and must not alias another input)", op->name,
+                             input_label(op, i, li, sizeof li),
+                             input_label(op, j, lj, sizeof lj));
+                return NULL;
+            }
     }
     bool needs_grad = grad_enabled && mask != 0;
     if (needs_grad && !op->backward) {

@@ -63,7 +63,8 @@ enum {
     NB_INPUT_OPTIONAL = 1 << 0,
     /* State that forward updates in place and that never receives a gradient (batch
      * norm's running statistics). It does not make the output require grad, nb_op_grad
-     * is NULL for it, and nb_gradcheck restores it after every evaluation. */
+     * is NULL for it, and nb_gradcheck restores it after every evaluation. It must not
+     * share data with another input of the call (NB_ERR_ARG). */
     NB_INPUT_STATE = 1 << 1,
 };
 

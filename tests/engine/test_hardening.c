@@ -522,3 +522,31 @@ Test(hardening, print_with_one_entry_per_dimension)
     nb_tensor_free(v);
     nb_tensor_free(m);
 }
+
+/* ---- aliasing ---- */
+
+/* A state input (written in place) that is also another input: batch norm would read a
+ * gamma it had just overwritten. An error naming both; plain inputs may alias. */
+Test(hardening, a_state_input_must_not_alias_another_input)
+{
+    nb_tensor *x = rand_tensor(NB_SHAPE(4, 3), -1, 1, 20, false);
+    nb_tensor *g = nb_tensor_ones(NB_SHAPE(3)), *b = nb_tensor_zeros(NB_SHAPE(3));
+    nb_tensor *rm = nb_tensor_zeros(NB_SHAPE(3)), *rv = nb_tensor_ones(NB_SHAPE(3));
+    assert_error(nb_batch_norm(x, g, b, g, rv, 0.1f, 1e-5f, true), NB_ERR_ARG,
+                 "batch_norm: input 3 (running_mean) shares its data with input 1 (gamma)");
+    assert_error(nb_batch_norm(x, g, b, rm, rm, 0.1f, 1e-5f, true), NB_ERR_ARG,
+                 "batch_norm: input 3 (running_mean) shares its data with input 4 "
+                 "(running_var)");
+    float data[3] = {0, 0, 0};
+    nb_tensor *view = nb_tensor_wrap(NB_SHAPE(3), data), *part = nb_tensor_wrap(NB_SHAPE(2),
+                                                                               data + 1);
+    assert_error(nb_batch_norm(x, g, part, view, rv, 0.1f, 1e-5f, false), NB_ERR_ARG,
+                 "input 3 (running_mean) shares its data with input 2 (beta)");
+    cr_assert(rm->data[0] == 0 && rv->data[0] == 1 && data[0] == 0, "nothing updated");
+    /* gamma and beta may be one tensor; so may both operands of a binary op. */
+    nb_tensor *y = nb_batch_norm(x, g, g, rm, rv, 0.1f, 1e-5f, true);
+    cr_assert_not_null(y, "%s", nb_error());
+    nb_tensor *all[] = {x, g, b, rm, rv, view, part};
+    for (int i = 0; i < 7; i++)
+        nb_tensor_free(all[i]);
+}
