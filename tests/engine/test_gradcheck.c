@@ -213,3 +213,16 @@ Test(gradcheck, argument_errors_write_res)
     nb_tensor_free(x);
     nb_tensor_free(big);
 }
+
+/* Inputs that require grad but are empty: nothing was checked, which is not a pass. */
+Test(gradcheck, empty_inputs_are_not_a_pass)
+{
+    nb_tensor *e = nb_tensor_zeros(NB_SHAPE(0, 3));
+    cr_assert_eq(nb_tensor_set_requires_grad(e, true), NB_OK);
+    nb_gradcheck_result r;
+    cr_assert_eq(nb_gradcheck(f_sq, &e, 1, NULL, NULL, &r), NB_ERR_STATE);
+    cr_assert(strstr(nb_error(), "gradcheck: no element to check"), "%s", nb_error());
+    cr_assert_not(r.passed);
+    cr_assert_eq(r.checked, 0);
+    nb_tensor_free(e);
+}
