@@ -562,3 +562,21 @@ Test(conv2d, null_bias_is_an_error)
     nb_tensor_free(x);
     nb_tensor_free(w);
 }
+
+/* A column matrix beyond 2^48 floats is an error before anything is read: x and w are
+ * headers over a small buffer (shape() rejects them first). */
+Test(conv2d, column_matrix_too_large)
+{
+    float buf[4] = {0};
+    const int64_t C = (int64_t)1 << 38;
+    nb_tensor *x = nb_tensor_wrap(NB_SHAPE(1, C, 1, 1), buf);
+    nb_tensor *w = nb_tensor_wrap(NB_SHAPE(1, C, 1, 1), buf);
+    cr_assert(x && w, "%s", nb_error());
+    nb_conv2d_opts o = nb_conv2d_default();
+    o.pad_top = 1; /* not the direct 1x1 path: a column matrix of 2^38 rows */
+    assert_error(nb_conv2d(x, w, NB_NONE, &o), NB_ERR_SHAPE,
+                 "conv2d: the column matrix of [1,274877906944,1,1] with weight "
+                 "[1,274877906944,1,1] (274877906944 rows, 2 columns per image) is too large");
+    nb_tensor_free(x);
+    nb_tensor_free(w);
+}
