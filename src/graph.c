@@ -168,6 +168,26 @@ static bool overlap(const nb_tensor *a, const nb_tensor *b)
            b->data < a->data + a->size;
 }
 
+/* A state input is written in place by forward: it must not share data with another
+ * input, which forward would then read half-updated. NB_ERR_ARG naming both. */
+static nb_status check_state_alias(const nb_node *node)
+{
+    const nb_op *op = node->op;
+    for (int i = 0; i < node->n_in; i++) {
+        if (!(op->inputs[i] & NB_INPUT_STATE) || !node->in[i])
+            continue;
+        for (int j = 0; j < node->n_in; j++)
+            if (j != i && node->in[j] && overlap(node->in[i], node->in[j])) {
+                char li[80], lj[80];
+                return nb_set_error(NB_ERR_ARG, "%s: %s shares its data with %s (a state "
+                                    "input is updated in place and must not alias another "
+                                    "input)", op->name, input_label(op, i, li, sizeof li),
+                                    input_label(op, j, lj, sizeof lj));
+            }
+    }
+    return NB_OK;
+}
+
 /* Checks input i; NB_OK, or records the error and returns it. */
 static nb_status check_input(const nb_op *op, nb_tensor *const *inputs, int i)
 {
@@ -226,21 +246,6 @@ nb_tensor *nb_op_apply(const nb_op *op, nb_tensor *const *inputs, int n_inputs,
             inputs[i]->requires_grad)
             mask |= 1u << i;
     }
-    /* A state input is written in place by forward: it must not share data with
-     * another input, which forward would then read half-updated. */
-    for (int i = 0; i < n_inputs; i++) {
-        if (!(op->inputs[i] & NB_INPUT_STATE) || inputs[i] == NB_NONE)
-            continue;
-        for (int j = 0; j < n_inputs; j++)
-            if (j != i && inputs[j] != NB_NONE && overlap(inputs[i], inputs[j])) {
-                char li[80], lj[80];
-                nb_set_error(NB_ERR_ARG, "%s: %s shares its data with %s (a state input is "
-                             "updated in place and must not alias another input)", op->name,
-                             input_label(op, i, li, sizeof li),
-                             input_label(op, j, lj, sizeof lj));
-                return NULL;
-            }
-    }
     bool needs_grad = grad_enabled && mask != 0;
     if (needs_grad && !op->backward) {
         nb_set_error(NB_ERR_STATE, "%s: has no backward, but an input requires grad "
@@ -274,6 +279,8 @@ nb_tensor *nb_op_apply(const nb_op *op, nb_tensor *const *inputs, int n_inputs,
     nb_tensor *out = NULL;
     uint64_t errors = nb_error_serial();
     nb_status s = op->shape(node, &ndim, shape);
+    if (s == NB_OK)
+        s = check_state_alias(node);
     if (s == NB_OK && !(out = nb_tensor_step(ndim, shape))) {
         char buf[160];
         s = nb_error_code() == NB_ERR_NOMEM

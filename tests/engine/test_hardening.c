@@ -526,7 +526,8 @@ Test(hardening, print_with_one_entry_per_dimension)
 /* ---- aliasing ---- */
 
 /* A state input (written in place) that is also another input: batch norm would read a
- * gamma it had just overwritten. An error naming both; plain inputs may alias. */
+ * gamma it had just overwritten. An error naming both (after the shape checks, which
+ * come first); plain inputs may alias. */
 Test(hardening, a_state_input_must_not_alias_another_input)
 {
     nb_tensor *x = rand_tensor(NB_SHAPE(4, 3), -1, 1, 20, false);
@@ -537,8 +538,8 @@ Test(hardening, a_state_input_must_not_alias_another_input)
     assert_error(nb_batch_norm(x, g, b, rm, rm, 0.1f, 1e-5f, true), NB_ERR_ARG,
                  "batch_norm: input 3 (running_mean) shares its data with input 4 "
                  "(running_var)");
-    float data[3] = {0, 0, 0};
-    nb_tensor *view = nb_tensor_wrap(NB_SHAPE(3), data), *part = nb_tensor_wrap(NB_SHAPE(2),
+    float data[4] = {0, 0, 0, 0};
+    nb_tensor *view = nb_tensor_wrap(NB_SHAPE(3), data), *part = nb_tensor_wrap(NB_SHAPE(3),
                                                                                data + 1);
     assert_error(nb_batch_norm(x, g, part, view, rv, 0.1f, 1e-5f, false), NB_ERR_ARG,
                  "input 3 (running_mean) shares its data with input 2 (beta)");
