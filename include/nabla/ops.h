@@ -85,12 +85,14 @@ nb_conv2d_opts nb_conv2d_default(void);
  * (with pad_same, over the computed pads). b = NB_NONE (nabla/tensor.h) means no bias; a
  * NULL b is a failed op's result and an error, like any NULL input. opts NULL means
  * nb_conv2d_default(). Bad strides, dilations, paddings or groups are NB_ERR_ARG; ranks,
- * channels, bias shape and a kernel larger than the padded input are NB_ERR_SHAPE. */
+ * channels, bias shape, a kernel larger than the padded input, and sizes beyond 2^48 (a
+ * kernel extent, an output plane, a chunk's column matrix) are NB_ERR_SHAPE. */
 nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv2d_opts *opts);
 
 /* Pooling options: a kH x kW window moved by the strides over the padded input. Kernel
- * and strides must be >= 1, each padding in [0, kernel / 2] (so every window holds an
- * input pixel). The pooling ops take a non-NULL opts. */
+ * and strides must be >= 1, each padding in [0, kernel / 2], and the input's H and W
+ * >= 1 (so every window holds an input pixel; an empty plane is NB_ERR_SHAPE). N or C
+ * may be 0. The pooling ops take a non-NULL opts. */
 typedef struct nb_pool2d_opts {
     int kernel_h, kernel_w;
     int stride_h, stride_w;
@@ -148,7 +150,7 @@ typedef enum nb_reduction {
 /* Binary cross-entropy on probabilities p in [0,1] and targets y (same shape):
  *     -(y log p + (1-y) log(1-p)),
  * with log clamped at -100 so p = 0 or 1 gives a finite loss and gradient (ops/bce.c
- * gives the exact gradient). p outside [0, 1] gives NaN. */
+ * gives the exact gradient). p outside [0, 1], or NaN, gives a NaN loss and gradient. */
 nb_tensor *nb_bce(nb_tensor *p, nb_tensor *y, nb_reduction reduction);
 /* Binary cross-entropy on logits z (p = sigmoid z), numerically stable:
  *     max(z, 0) - z y + log(1 + e^-|z|). */

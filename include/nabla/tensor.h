@@ -65,9 +65,10 @@ struct nb_tensor {
                                      persistent: the last step whose graph recorded it */
 };
 
-/* "This optional input is absent." Pass it where an op takes an optional tensor, e.g.
- * nb_conv2d(x, w, NB_NONE, &opts) for a convolution without bias (a NULL there is a
- * failed op's result, and an error). It is not a tensor: use it only as an argument. */
+/* "This optional input is absent." Pass it where an op takes an optional tensor (one
+ * its descriptor marks NB_INPUT_OPTIONAL, nabla/op.h), e.g. nb_conv2d(x, w, NB_NONE,
+ * &opts) for a convolution without bias. It is not a tensor: use it only as an argument.
+ * (NULL is never "absent": it is the result of a failed op, and an error.) */
 extern nb_tensor nb_none_tensor_;
 #define NB_NONE (&nb_none_tensor_)
 
