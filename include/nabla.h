@@ -37,7 +37,8 @@
  * Headers: nabla/core.h (errors, allocator, step memory, threads), nabla/tensor.h,
  * nabla/ops.h (the ops), nabla/autograd.h (backward, grad mode, anomaly check,
  * gradcheck), nabla/params.h (the parameter store), nabla/optim.h (optimizers and
- * learning-rate schedules, docs/optimizers.md). For writing your own ops
+ * learning-rate schedules, docs/optimizers.md), nabla/io.h (checkpoints in safetensors,
+ * docs/checkpoints.md). For writing your own ops
  * (docs/writing-ops.md): nabla/op.h (the contract), nabla/parallel.h (NB_PARALLEL_FOR)
  * and nabla/kernels.h (GEMM, sums, broadcasting, im2col, RNG, op-family helpers).
  */
@@ -50,6 +51,7 @@
 #include "nabla/ops.h"
 #include "nabla/params.h"
 #include "nabla/optim.h"
+#include "nabla/io.h"
 
 #define NABLA_VERSION "0.1.0"
 
