@@ -175,10 +175,12 @@ static nb_status header_bytes(const io_ctx *c, const nb_checkpoint_part *parts, 
             buf = NULL;
         }
     }
+    if (buf && io_json_nomem()) {  /* whatever jansson returned (see safetensors.c) */
+        nb_free(buf);
+        buf = NULL;
+    }
     if (!buf)
-        s = io_error(c, io_json_nomem() || nb_error_code() == NB_ERR_NOMEM ? NB_ERR_NOMEM
-                                                                            : NB_ERR_IO,
-                     "out of memory building the header");
+        s = io_error(c, NB_ERR_NOMEM, "out of memory building the header");
     json_decref(root);
     io_json_end(&scope);
     if (s != NB_OK)

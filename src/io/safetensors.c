@@ -379,7 +379,9 @@ nb_status io_parse_header(const io_ctx *c, const char *header, size_t n, uint64_
     json_error_t jerr;
     json_t *root = json_loadb(header, n, JSON_REJECT_DUPLICATES, &jerr);
     nb_status s;
-    if (!root) {
+    /* An allocation that failed inside jansson means NB_ERR_NOMEM even if it returned a
+     * value: its lexer drops a character it cannot store and carries on. */
+    if (io_json_nomem() || !root) {
         if (io_json_nomem())
             s = io_error(c, NB_ERR_NOMEM, "out of memory parsing the header");
         else
@@ -387,8 +389,8 @@ nb_status io_parse_header(const io_ctx *c, const char *header, size_t n, uint64_
                          jerr.text, jerr.line, jerr.column);
     } else {
         s = build(c, root, 8 + (uint64_t)n, data_size, out);
-        json_decref(root);
     }
+    json_decref(root);
     io_json_end(&scope);
     return s;
 }
