@@ -215,10 +215,15 @@ static nb_status check_meta(const io_ctx *c, const json_t *v)
     return NB_OK;
 }
 
-/* t[a] sorts before t[b]: by begin, then end. */
+/* t[a] sorts before t[b]: by begin, then end, then place in the header (so messages
+ * do not depend on the sort). */
 static bool before(const nb_safetensors_tensor *t, int64_t a, int64_t b)
 {
-    return t[a].begin < t[b].begin || (t[a].begin == t[b].begin && t[a].end < t[b].end);
+    if (t[a].begin != t[b].begin)
+        return t[a].begin < t[b].begin;
+    if (t[a].end != t[b].end)
+        return t[a].end < t[b].end;
+    return a < b;
 }
 
 static void sift_down(int64_t *h, int64_t i, int64_t n, const nb_safetensors_tensor *t)
