@@ -331,8 +331,8 @@ static nb_status build(const io_ctx *c, json_t *root, uint64_t data_start, uint6
     size_t tbytes = (size_t)n * sizeof(nb_safetensors_tensor);
     size_t total = tbytes + dims * sizeof(int64_t) + name_bytes;
     st->meta = nb_meta_new();
-    st->block = total ? nb_alloc(total, 0) : NULL;
-    if (!st->meta || (total && !st->block)) {
+    st->block = nb_alloc(total ? total : 1, 0);  /* never NULL: no arithmetic on NULL */
+    if (!st->meta || !st->block) {
         nb_safetensors_close(st);
         return io_error(c, NB_ERR_NOMEM, "out of memory reading the header");
     }

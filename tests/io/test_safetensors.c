@@ -339,6 +339,24 @@ ST_TEST(flipped_header_bytes_never_crash)
     nb_params_free(dst);
 }
 
+/* Regression (fuzzer, clang UBSan): an empty header made arithmetic on a NULL block. */
+ST_TEST(an_empty_header_lists_nothing_and_loads)
+{
+    static const unsigned char file[16] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ', ' ', ' ',
+                                           ' ', ' '};
+    nb_safetensors *st = nb_safetensors_open_mem(file, sizeof file);
+    cr_assert_not_null(st, "%s", nb_error());
+    cr_assert_eq(nb_safetensors_count(st), 0);
+    cr_assert_eq(nb_safetensors_data_size(st), 0);
+    cr_assert_eq(nb_safetensors_data_start(st), 16);
+    nb_safetensors_close(st);
+    nb_meta *m = NULL;
+    cr_assert_eq(nb_checkpoint_load_mem(file, sizeof file, NULL, 0, NULL, &m), NB_OK, "%s",
+                 nb_error());
+    cr_assert_eq(nb_meta_count(m), 0);
+    nb_meta_free(m);
+}
+
 ST_TEST(the_reader_lists_every_dtype_of_the_format)
 {
     const char *names[] = {"BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16",
