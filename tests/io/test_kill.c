@@ -75,10 +75,14 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-Test(kill, a_save_killed_at_any_moment_leaves_a_whole_checkpoint, .timeout = 280)
+static char dir[64];
+static void setup(void) { tmpdir_make(dir); }
+static void teardown(void) { tmpdir_remove(dir); }  /* also after a failure: 20 MB files */
+
+Test(kill, a_save_killed_at_any_moment_leaves_a_whole_checkpoint, .timeout = 280,
+     .init = setup, .fini = teardown)
 {
-    char dir[64], path[512];
-    tmpdir_make(dir);
+    char path[512];
     path_in(dir, "big.safetensors", path);
     nb_params *ps = big_store(), *got = big_store();
     nb_meta *meta = nb_meta_new();
@@ -177,5 +181,4 @@ Test(kill, a_save_killed_at_any_moment_leaves_a_whole_checkpoint, .timeout = 280
     nb_meta_free(meta);
     nb_params_free(ps);
     nb_params_free(got);
-    tmpdir_remove(dir);
 }
