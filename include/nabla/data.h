@@ -1,0 +1,158 @@
+/*
+ * nabla/data.h - data sets, batch iterators, and loaders for IDX ((Fashion-)MNIST) and
+ * CSV files.
+ *
+ * A data set is N samples: inputs x [N, ...] and, optionally, targets y [N, ...], held
+ * as persistent tensors. A batch iterator walks it in batches gathered into tensors it
+ * preallocates, so iterating allocates nothing:
+ *
+ *     nb_dataset *train = nb_idx_load_pair("train-images-idx3-ubyte.gz",
+ *                                          "train-labels-idx1-ubyte.gz", NULL);
+ *     nb_batches *it = nb_batches_new(train, (nb_batch_opts){.batch_size = 128,
+ *                                                            .shuffle = true, .seed = 1});
+ *     for (int64_t epoch = 0; epoch < 5; epoch++) {
+ *         nb_batches_start(it, epoch);            // this epoch's seeded permutation
+ *         nb_tensor *x, *y;
+ *         while (nb_batches_next(it, &x, &y)) {   // x [B, 1, 28, 28], y [B]
+ *             ...
+ *         }
+ *     }
+ *     nb_batches_free(it);
+ *     nb_dataset_free(train);
+ *
+ * Every loader error names the file and what is wrong with it (and, for CSV, the line
+ * and column); a bad file never crashes the reader or reads out of bounds.
+ */
+#ifndef NABLA_DATA_H
+#define NABLA_DATA_H
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nb_dataset nb_dataset;
+
+/* ---- data sets ---- */
+
+/* A data set over x [N, ...] and y [N, ...] (y may be NULL: inputs only). With `own`,
+ * the data set takes the tensors and frees them in nb_dataset_free; otherwise it
+ * borrows them and they must outlive it. NULL and an error for NULL x, a rank-0 x or y,
+ * first dimensions that differ (NB_ERR_SHAPE naming both shapes), step tensors
+ * (NB_ERR_STATE: a data set outlives the step), NB_ERR_NOMEM. On error nothing is
+ * taken. */
+nb_dataset *nb_dataset_new(nb_tensor *x, nb_tensor *y, bool own);
+
+/* Releases the data set (and its tensors if it owns them). NULL is allowed. */
+void nb_dataset_free(nb_dataset *ds);
+
+int64_t nb_dataset_size(const nb_dataset *ds);          /* N */
+nb_tensor *nb_dataset_inputs(const nb_dataset *ds);     /* x */
+nb_tensor *nb_dataset_targets(const nb_dataset *ds);    /* y, or NULL */
+
+/* Rows [start, start + count) as a new data set that views ds's memory (no copy); ds
+ * must outlive it. NB_ERR_ARG for a range outside [0, N]. */
+nb_dataset *nb_dataset_slice(const nb_dataset *ds, int64_t start, int64_t count);
+
+/* Splits off a validation set as Keras' validation_split does: the last
+ * round(fraction N) rows (before any shuffling) go to *val, the rest to *train, both
+ * views of ds. fraction in [0, 1) (NB_ERR_ARG otherwise); 0 gives an empty *val. */
+nb_status nb_dataset_split(const nb_dataset *ds, double fraction, nb_dataset **train,
+                           nb_dataset **val);
+
+/* ---- preprocessing (in place, on the whole tensor or per feature) ---- */
+
+/* Per feature (every element of a sample's shape), over the N samples:
+ * x = (x - mean) / std (std 0 leaves the feature centred, not divided). mean and std,
+ * if not NULL, receive the statistics ([features] floats each) so the same transform
+ * can be applied to a test set with nb_standardize_with. */
+nb_status nb_standardize(nb_tensor *x, float *mean, float *std);
+nb_status nb_standardize_with(nb_tensor *x, const float *mean, const float *std);
+
+/* Per feature: x = (x - min) / (max - min) into [0, 1] (a constant feature becomes 0);
+ * min and max as for nb_standardize. */
+nb_status nb_minmax_scale(nb_tensor *x, float *min, float *max);
+nb_status nb_minmax_scale_with(nb_tensor *x, const float *min, const float *max);
+
+/* Class indices [N] (integers stored as floats) -> one-hot [N, n_classes], a new
+ * persistent tensor. NB_ERR_ARG naming the first label that is not an integer in
+ * [0, n_classes). */
+nb_tensor *nb_one_hot(const nb_tensor *labels, int64_t n_classes);
+
+/* ---- batch iterators ---- */
+
+typedef struct nb_batch_opts {
+    int64_t batch_size;   /* > 0; default 32 when 0 */
+    bool shuffle;         /* a new seeded permutation every epoch */
+    uint64_t seed;        /* epoch e's permutation depends only on (seed, e) */
+    bool drop_last;       /* drop the last partial batch (default: keep it) */
+    /* Data-parallel sharding: each epoch's permutation is cut into shard_count
+     * disjoint, equal slices (the remainder dropped so every shard has the same number
+     * of batches) and this iterator walks slice shard_index. Default 0 of 1. */
+    int shard_index, shard_count;
+} nb_batch_opts;
+
+typedef struct nb_batches nb_batches;
+
+/* An iterator over ds (which must outlive it), with its batch tensors preallocated:
+ * [batch_size, ...] for x and y. NULL and NB_ERR_ARG for bad options, NB_ERR_NOMEM. */
+nb_batches *nb_batches_new(const nb_dataset *ds, nb_batch_opts opts);
+void nb_batches_free(nb_batches *it);
+
+/* Starts epoch `epoch`: computes its permutation (identity without shuffle). */
+nb_status nb_batches_start(nb_batches *it, int64_t epoch);
+
+/* Gathers the next batch and points *x and *y (y NULL without targets) at it:
+ * persistent tensors owned by the iterator, valid until the next call; the last
+ * partial batch has a smaller first dimension. Returns false when the epoch is done.
+ * Allocates nothing. */
+bool nb_batches_next(nb_batches *it, nb_tensor **x, nb_tensor **y);
+
+/* Batches per epoch, and the sample indices of the last batch returned (its rows in
+ * the data set), for callers that need them. */
+int64_t nb_batches_count(const nb_batches *it);
+const int64_t *nb_batches_indices(const nb_batches *it, int64_t *n);
+
+/* ---- IDX files ((Fashion-)MNIST), gzipped or not ---- */
+
+typedef struct nb_idx_opts {
+    bool raw;   /* keep pixel values 0..255 instead of scaling to [0, 1] */
+} nb_idx_opts;
+
+/* Reads an IDX file (big-endian magic 0x00 0x00 type ndim, dimensions, data), plain or
+ * gzip-compressed (read through zlib; detected from the content, not the name). Unsigned
+ * byte data is scaled to [0, 1] unless opts->raw; other types are converted to float.
+ * Returns a persistent tensor of the file's shape, or NULL with NB_ERR_IO naming the
+ * file and the problem: cannot open, not gzip and not IDX (bad magic), an unknown data
+ * type, a rank of 0 or above NB_MAX_DIMS, dimensions whose product overflows, data
+ * shorter or longer than the dimensions say, a corrupt gzip stream. opts may be NULL. */
+nb_tensor *nb_idx_load(const char *path, const nb_idx_opts *opts);
+
+/* An image file [N, H, W] and a label file [N] as a data set owning x [N, 1, H, W]
+ * (NCHW) and y [N] (class indices). NB_ERR_IO if N differs between the files. */
+nb_dataset *nb_idx_load_pair(const char *images, const char *labels, const nb_idx_opts *opts);
+
+/* ---- CSV files ---- */
+
+typedef struct nb_csv_opts {
+    char delimiter;          /* default ',' */
+    bool header;             /* the first line names the columns */
+    /* The target columns, by name (needs header) or by index (0-based); none: the data
+     * set has inputs only. At most 16. */
+    const char *label_names[16];
+    int label_indices[16];
+    int n_labels;            /* entries used in label_names (if header) or label_indices */
+} nb_csv_opts;
+
+/* Reads a numeric table: every cell a number (blank lines at the end are ignored,
+ * leading and trailing spaces of a cell too). Returns a data set owning x [rows,
+ * features] and y [rows, labels] (y NULL without label columns), or NULL with NB_ERR_IO
+ * naming the file, line and column of the first missing or non-numeric cell, a row with
+ * the wrong number of cells, a label column that does not exist. opts may be NULL. */
+nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NABLA_DATA_H */
