@@ -27,8 +27,10 @@
  * bit-identical for any thread count (OMP_NUM_THREADS or nb_set_num_threads).
  *
  * Headers: nabla/core.h (errors, allocator, step memory, threads), nabla/tensor.h,
- * nabla/ops.h (the ops), nabla/autograd.h (backward, grad mode, gradcheck), and
- * nabla/op.h for writing your own ops (docs/writing-ops.md).
+ * nabla/ops.h (the ops), nabla/autograd.h (backward, grad mode, gradcheck),
+ * nabla/params.h (the parameter store), nabla/optim.h (optimizers and learning-rate
+ * schedules, docs/optimizers.md), and nabla/op.h for writing your own ops
+ * (docs/writing-ops.md).
  */
 #ifndef NABLA_H
 #define NABLA_H
@@ -38,6 +40,7 @@
 #include "nabla/autograd.h"
 #include "nabla/ops.h"
 #include "nabla/params.h"
+#include "nabla/optim.h"
 
 #define NABLA_VERSION "0.1.0"
 
