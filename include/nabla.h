@@ -29,7 +29,8 @@
  * Headers: nabla/core.h (errors, allocator, step memory, threads), nabla/tensor.h,
  * nabla/ops.h (the ops), nabla/autograd.h (backward, grad mode, gradcheck),
  * nabla/params.h (the parameter store), nabla/optim.h (optimizers and learning-rate
- * schedules, docs/optimizers.md), and nabla/op.h for writing your own ops
+ * schedules, docs/optimizers.md), nabla/data.h (data sets, batch iterators, IDX and
+ * CSV loaders; docs/data.md), and nabla/op.h for writing your own ops
  * (docs/writing-ops.md).
  */
 #ifndef NABLA_H
@@ -41,6 +42,7 @@
 #include "nabla/ops.h"
 #include "nabla/params.h"
 #include "nabla/optim.h"
+#include "nabla/data.h"
 
 #define NABLA_VERSION "0.1.0"
 

@@ -96,17 +96,23 @@ typedef struct nb_batch_opts {
 typedef struct nb_batches nb_batches;
 
 /* An iterator over ds (which must outlive it), with its batch tensors preallocated:
- * [batch_size, ...] for x and y. NULL and NB_ERR_ARG for bad options, NB_ERR_NOMEM. */
+ * [batch_size, ...] for x and y ([shard size, ...] if that is smaller). It starts at
+ * epoch 0, so the first nb_batches_start(it, 0) is optional. NULL and NB_ERR_NULL for a
+ * NULL ds, NB_ERR_ARG for bad options (a negative batch_size, a shard_index outside
+ * [0, shard_count)), NB_ERR_NOMEM. NULL is allowed in nb_batches_free. */
 nb_batches *nb_batches_new(const nb_dataset *ds, nb_batch_opts opts);
 void nb_batches_free(nb_batches *it);
 
-/* Starts epoch `epoch`: computes its permutation (identity without shuffle). */
+/* Starts epoch `epoch` (>= 0, NB_ERR_ARG otherwise): computes its permutation (identity
+ * without shuffle), O(N), no allocation. */
 nb_status nb_batches_start(nb_batches *it, int64_t epoch);
 
 /* Gathers the next batch and points *x and *y (y NULL without targets) at it:
  * persistent tensors owned by the iterator, valid until the next call; the last
- * partial batch has a smaller first dimension. Returns false when the epoch is done.
- * Allocates nothing. */
+ * partial batch has a smaller first dimension (a second header over the same buffer).
+ * Returns false (and sets *x, *y to NULL) when the epoch is done, until the next
+ * nb_batches_start. Allocates nothing; the gather is split across threads for big
+ * batches. */
 bool nb_batches_next(nb_batches *it, nb_tensor **x, nb_tensor **y);
 
 /* Batches per epoch, and the sample indices of the last batch returned (its rows in
@@ -121,16 +127,28 @@ typedef struct nb_idx_opts {
 } nb_idx_opts;
 
 /* Reads an IDX file (big-endian magic 0x00 0x00 type ndim, dimensions, data), plain or
- * gzip-compressed (read through zlib; detected from the content, not the name). Unsigned
- * byte data is scaled to [0, 1] unless opts->raw; other types are converted to float.
- * Returns a persistent tensor of the file's shape, or NULL with NB_ERR_IO naming the
- * file and the problem: cannot open, not gzip and not IDX (bad magic), an unknown data
- * type, a rank of 0 or above NB_MAX_DIMS, dimensions whose product overflows, data
- * shorter or longer than the dimensions say, a corrupt gzip stream. opts may be NULL. */
+ * gzip-compressed (decompressed by zlib; detected from the content, not the name).
+ * Types 0x08 (unsigned byte), 0x09 (signed byte), 0x0B (int16), 0x0C (int32), 0x0D
+ * (float32), 0x0E (float64). Unsigned byte data is scaled to [0, 1] unless opts->raw
+ * (load a label file with .raw = true); other types are converted to float.
+ * Returns a persistent tensor of the file's shape, or NULL with NB_ERR_IO and
+ * "idx_load: '<path>': <problem>": cannot open or read it (a directory), an empty
+ * file, not gzip and not IDX (bad magic), an unknown data type, a rank of 0 or above
+ * NB_MAX_DIMS, dimensions whose product overflows (above 2^48 elements), a truncated
+ * header, data shorter or longer than the dimensions say, a corrupt or truncated gzip
+ * stream, stray bytes after it. NB_ERR_NOMEM if the tensor cannot be allocated. No
+ * allocation is larger than what the file can hold. opts may be NULL. */
 nb_tensor *nb_idx_load(const char *path, const nb_idx_opts *opts);
 
-/* An image file [N, H, W] and a label file [N] as a data set owning x [N, 1, H, W]
- * (NCHW) and y [N] (class indices). NB_ERR_IO if N differs between the files. */
+/* nb_idx_load on the n bytes at buf (plain or gzip), with `name` (NULL: "<memory>") in
+ * messages in place of the path. For data already in memory, and for fuzzing. */
+nb_tensor *nb_idx_load_mem(const void *buf, size_t n, const char *name,
+                           const nb_idx_opts *opts);
+
+/* An image file [N, H, W] (or [N, C, H, W]) and a label file [N] as a data set owning
+ * x [N, 1, H, W] (NCHW; pixels scaled as by nb_idx_load) and y [N] (class indices, never
+ * scaled). Errors as for nb_idx_load ("idx_load_pair: '<path>': ..."), and NB_ERR_IO for
+ * files of other ranks or if N differs between the files. */
 nb_dataset *nb_idx_load_pair(const char *images, const char *labels, const nb_idx_opts *opts);
 
 /* ---- CSV files ---- */
@@ -139,18 +157,33 @@ typedef struct nb_csv_opts {
     char delimiter;          /* default ',' */
     bool header;             /* the first line names the columns */
     /* The target columns, by name (needs header) or by index (0-based); none: the data
-     * set has inputs only. At most 16. */
+     * set has inputs only. At most 16. Names are used if any of the first n_labels
+     * label_names is set, indices otherwise. */
     const char *label_names[16];
     int label_indices[16];
     int n_labels;            /* entries used in label_names (if header) or label_indices */
 } nb_csv_opts;
 
-/* Reads a numeric table: every cell a number (blank lines at the end are ignored,
- * leading and trailing spaces of a cell too). Returns a data set owning x [rows,
- * features] and y [rows, labels] (y NULL without label columns), or NULL with NB_ERR_IO
- * naming the file, line and column of the first missing or non-numeric cell, a row with
- * the wrong number of cells, a label column that does not exist. opts may be NULL. */
+/* Reads a numeric table: every cell a number (strtod's syntax in the C locale; NaN,
+ * infinities and values outside float's range are errors), plain or gzip-compressed.
+ * Leading and trailing spaces of a cell are ignored, so are blank lines at the end, a
+ * UTF-8 byte order mark and \r\n line ends. A cell may be quoted ("1.5", "a ""b""";
+ * a delimiter inside quotes is text) but may not span lines. The first line (the
+ * header, or the first row) fixes the number of columns. Returns a data set owning
+ * x [rows, features] (the columns that are not labels, in file order) and y [rows,
+ * labels] (in the order asked for; NULL without label columns), or NULL with NB_ERR_IO
+ * and "csv_load: '<path>': <problem>" naming the line and column (1-based, with the
+ * header's name) of the first empty or non-numeric cell, a row with the wrong number
+ * of cells, a blank line before more data, an unclosed quote, a label column that does
+ * not exist, an empty file or one without data rows. NB_ERR_ARG for bad options (a
+ * quote or line end as delimiter, n_labels outside [0, 16], names without header, a
+ * negative index, a column chosen twice, no feature column left). opts may be NULL. */
 nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts);
+
+/* nb_csv_load on the n bytes at buf (plain or gzip), with `name` (NULL: "<memory>") in
+ * messages in place of the path. */
+nb_dataset *nb_csv_load_mem(const void *buf, size_t n, const char *name,
+                            const nb_csv_opts *opts);
 
 #ifdef __cplusplus
 }
