@@ -43,6 +43,7 @@
 #include "nabla/params.h"
 #include "nabla/optim.h"
 #include "nabla/data.h"
+#include "nabla/nn.h"
 
 #define NABLA_VERSION "0.1.0"
 
