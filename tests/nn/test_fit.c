@@ -383,6 +383,44 @@ Test(fit, predict_and_evaluate)
     nb_model_free(m);
 }
 
+static nb_tensor *pooled(nb_model *m, nb_tensor *const *x, int n, void *ud)
+{
+    (void)n, (void)ud;
+    return nb_mean(nb_layer_call(nb_model_layer_at(m, 0), x[0]));
+}
+
+Test(fit, a_model_without_a_row_per_sample)
+{
+    nb_model *m = nb_model_new(pooled, NULL);
+    nb_model_add(m, nb_dense(2));
+    nb_tensor *x = nb_tensor_zeros(NB_SHAPE(6, 3));
+    assert_error(nb_model_predict(m, x, NULL), NB_ERR_SHAPE,
+                 "model: predict: the output [] has no row per sample");
+    nb_tensor_free(x);
+    nb_model_free(m);
+}
+
+Test(fit, evaluate_prints_when_verbose)
+{
+    nb_tensor *x, *y;
+    circle_data(20, 3, &x, &y);
+    nb_model *m = circle_model(1, NB_SGD(.lr = 0.1f));
+    FILE *out = tmpfile();
+    nb_logs logs;
+    cr_assert_eq(nb_model_evaluate(m, x, y, &(nb_eval_opts){.verbose = 1, .out = out}, &logs),
+                 NB_OK, "%s", nb_error());
+    char text[256] = {0};
+    rewind(out);
+    cr_assert_gt(fread(text, 1, sizeof text - 1, out), 0);
+    char want[128];
+    snprintf(want, sizeof want, "loss: %.4f - accuracy: %.4f\n", logs.values[0], logs.values[1]);
+    cr_assert_str_eq(text, want);
+    fclose(out);
+    nb_tensor_free(x);
+    nb_tensor_free(y);
+    nb_model_free(m);
+}
+
 Test(fit, errors)
 {
     nb_tensor *x, *y;
@@ -416,6 +454,21 @@ Test(fit, errors)
     assert_error(nb_fit(m, x, y, .epochs = 1), NB_ERR_SHAPE,
                  "dense: expected an input [..., 3] (the features it was built for), got [10,2]");
     assert_error(nb_model_fit(NULL, x, y, NULL), NB_ERR_NULL, "fit: model is NULL");
+    assert_status(nb_model_evaluate(m, x, y, &(nb_eval_opts){.batch_size = -2}, &logs),
+                  NB_ERR_ARG, "sequential: evaluate: batch_size -2 is negative");
+    assert_status(nb_model_evaluate(m, x, NULL, NULL, &logs), NB_ERR_NULL,
+                  "sequential: evaluate: the targets are NULL");
+    assert_status(nb_model_evaluate(m, x, y, NULL, NULL), NB_ERR_NULL, "evaluate: logs is NULL");
+    assert_status(nb_model_evaluate_n(m, (nb_tensor *[]){x, x}, 2, y, NULL, &logs), NB_ERR_ARG,
+                  "sequential: evaluate: the model takes 1 inputs, got 2");
+    assert_error(nb_model_predict(m, x, &(nb_eval_opts){.batch_size = -1}), NB_ERR_ARG,
+                 "sequential: predict: batch_size -1, 1 inputs (the model takes 1)");
+    assert_error(nb_model_predict(NULL, x, NULL), NB_ERR_NULL, "predict: model is NULL");
+    nb_tensor *x3 = nb_tensor_zeros(NB_SHAPE(4, 3)), *x2 = nb_tensor_zeros(NB_SHAPE(5, 3));
+    assert_error(nb_model_fit_n(m, (nb_tensor *[]){x3}, 1, y, NULL), NB_ERR_SHAPE,
+                 "sequential: fit: dataset_new: ");
+    nb_tensor_free(x3);
+    nb_tensor_free(x2);
     nb_tensor_free(empty);
     nb_tensor_free(empty_y);
     nb_tensor_free(y9);

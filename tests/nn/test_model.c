@@ -202,3 +202,49 @@ Test(model, custom_architecture_errors)
     nb_tensor_free(x);
     nb_model_free(m);
 }
+
+Test(model, null_arguments_are_errors)
+{
+    nb_tensor *x = nb_tensor_zeros(NB_SHAPE(1, 2));
+    assert_error(nb_model_forward(NULL, x), NB_ERR_NULL, "model_forward: model is NULL");
+    assert_error(nb_model_add(NULL, nb_dense(2)), NB_ERR_NULL, "model_add: model is NULL");
+    nb_error_clear();
+    assert_error(nb_model_add(NULL, NULL), NB_ERR_NULL, "model_add: layer is NULL");
+    assert_status(nb_model_build(NULL, NB_SHAPE(2)), NB_ERR_NULL, "model_build: model is NULL");
+    assert_status(nb_model_build_from(NULL, &x, 1), NB_ERR_NULL, "model_build: model is NULL");
+    assert_status(nb_model_backward(NULL, x), NB_ERR_NULL, "model_backward: model is NULL");
+    assert_status(nb_model_set_seed(NULL, 1), NB_ERR_NULL, "model_set_seed: model is NULL");
+    assert_error(nb_model_loss(NULL, x, x), NB_ERR_NULL, "model_loss: model is NULL");
+    nb_logs logs;
+    assert_status(nb_model_metrics_reset(NULL, &logs), NB_ERR_NULL, "metrics_reset: model is NULL");
+    nb_model *m = nb_sequential(nb_dense(1));
+    assert_status(nb_model_build(m, 2, NULL), NB_ERR_NULL, "sequential: build: shape is NULL");
+    assert_status(nb_model_build(m, 7, (int64_t[7]){1}), NB_ERR_ARG,
+                  "sequential: build: input 0: a sample needs 0 to 5 dimensions, got 7");
+    assert_status(nb_model_metrics_reset(m, &logs), NB_ERR_STATE,
+                  "sequential: metrics: the model is not compiled");
+    assert_status(nb_model_metrics_update(m, &logs, x, NULL, x), NB_ERR_NULL,
+                  "metrics_update: y is NULL");
+    assert_error(nb_layer_add_weight(NULL, "w", NB_SHAPE(1), NB_ZEROS), NB_ERR_NULL,
+                 "layer_add_weight: layer is NULL");
+    assert_error(nb_layer_add_weight(nb_model_layer_at(m, 0), NULL, NB_SHAPE(1), NB_ZEROS),
+                 NB_ERR_NULL, "dense: add_weight: the weight's name is NULL");
+    char longname[300];
+    memset(longname, 'w', sizeof longname - 1);
+    longname[299] = '\0';
+    assert_error(nb_layer_add_weight(nb_model_layer_at(m, 0), longname, NB_SHAPE(1), NB_ZEROS),
+                 NB_ERR_ARG, "dense: weight name 'wwww");
+    assert_status(nb_layer_set_trainable(NULL, true), NB_ERR_NULL,
+                  "layer_set_trainable: layer is NULL");
+    /* Queries on NULL are answers, not crashes. */
+    cr_assert_null(nb_model_name(NULL));
+    cr_assert_null(nb_model_layer_at(m, 5));
+    cr_assert_null(nb_layer_weight(NULL, "kernel"));
+    cr_assert_eq(nb_layer_param_count(NULL, false), 0);
+    cr_assert_eq(nb_model_steps(NULL), 0);
+    cr_assert(!nb_model_training(NULL));
+    nb_model_free(m);
+    nb_model_free(NULL);
+    nb_layer_free(NULL);
+    nb_tensor_free(x);
+}
