@@ -30,7 +30,8 @@
  * nabla/ops.h (the ops), nabla/autograd.h (backward, grad mode, gradcheck),
  * nabla/params.h (the parameter store), nabla/optim.h (optimizers and learning-rate
  * schedules, docs/optimizers.md), nabla/data.h (data sets, batch iterators, IDX and
- * CSV loaders; docs/data.md), and nabla/op.h for writing your own ops
+ * CSV loaders; docs/data.md), nabla/nn.h (layers, models, compile / fit / evaluate /
+ * predict, callbacks; docs/layers.md), and nabla/op.h for writing your own ops
  * (docs/writing-ops.md).
  */
 #ifndef NABLA_H
