@@ -56,9 +56,9 @@ typedef struct nb_optimizer nb_optimizer;
  *                     p -= lr (g + momentum b)  (nesterov)   or   p -= lr b */
 typedef struct nb_sgd_opts {
     float lr;            /* default 0.01 (Keras) */
-    float momentum;      /* default 0 */
-    float dampening;     /* default 0 */
-    float weight_decay;  /* L2 penalty added to the gradient; default 0 */
+    float momentum;      /* >= 0; default 0 (state "momentum_buffer" when > 0) */
+    float dampening;     /* in [0, 1]; default 0 */
+    float weight_decay;  /* >= 0, an L2 penalty added to the gradient; default 0 */
     bool nesterov;       /* needs momentum > 0 and dampening 0 */
 } nb_sgd_opts;
 
@@ -66,37 +66,41 @@ typedef struct nb_sgd_opts {
  *     g = grad + weight_decay p                   (Adam; AdamW: p -= lr weight_decay p)
  *     m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g^2
  *     p -= lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
- * amsgrad keeps vmax = max(vmax, v) and uses it for v. */
+ * amsgrad keeps vmax = max(vmax, v) and uses it for v. State: "exp_avg" (m),
+ * "exp_avg_sq" (v), "max_exp_avg_sq" (vmax, with amsgrad only). */
 typedef struct nb_adam_opts {
     float lr;            /* default 0.001 */
-    float beta1, beta2;  /* defaults 0.9, 0.999 */
-    float eps;           /* default 1e-8 */
-    float weight_decay;  /* default 0 for Adam, 0.01 for AdamW */
+    float beta1, beta2;  /* in [0, 1); defaults 0.9, 0.999 */
+    float eps;           /* > 0; default 1e-8 */
+    float weight_decay;  /* >= 0; default 0 for Adam, 0.01 for AdamW */
     bool amsgrad;
 } nb_adam_opts;
 
 /* RMSprop (torch.optim.RMSprop), with g = grad + weight_decay p:
  *     v = alpha v + (1 - alpha) g^2
- *     centered: a = alpha a + (1 - alpha) g,  d = sqrt(v - a^2) + eps;  else d = sqrt(v) + eps
- *     momentum > 0: b = momentum b + g / d,  p -= lr b;   else p -= lr g / d */
+ *     centered: a = alpha a + (1 - alpha) g,  d = sqrt(max(v - a^2, 0)) + eps;
+ *     else d = sqrt(v) + eps
+ *     momentum > 0: b = momentum b + g / d,  p -= lr b;   else p -= lr g / d
+ * State: "square_avg" (v), "grad_avg" (a, centered only), "momentum_buffer" (b, with
+ * momentum only). */
 typedef struct nb_rmsprop_opts {
     float lr;            /* default 0.01 (PyTorch) */
-    float alpha;         /* default 0.99 */
-    float eps;           /* default 1e-8 */
-    float weight_decay;  /* default 0 */
-    float momentum;      /* default 0 */
+    float alpha;         /* in [0, 1); default 0.99 */
+    float eps;           /* > 0; default 1e-8 */
+    float weight_decay;  /* >= 0; default 0 */
+    float momentum;      /* >= 0; default 0 */
     bool centered;
 } nb_rmsprop_opts;
 
 /* Adagrad (torch.optim.Adagrad), at step t, with g = grad + weight_decay p:
  *     s += g^2,   p -= lr / (1 + (t - 1) lr_decay) g / (sqrt(s) + eps)
- * s starts at initial_accumulator. */
+ * s (state "sum") starts at initial_accumulator. */
 typedef struct nb_adagrad_opts {
     float lr;                   /* default 0.01 */
-    float lr_decay;             /* default 0 */
-    float weight_decay;         /* default 0 */
-    float initial_accumulator;  /* default 0 */
-    float eps;                  /* default 1e-10 */
+    float lr_decay;             /* >= 0; default 0 */
+    float weight_decay;         /* >= 0; default 0 */
+    float initial_accumulator;  /* >= 0; default 0 */
+    float eps;                  /* > 0; default 1e-10 */
 } nb_adagrad_opts;
 
 /* Each returns a new optimizer over ps (which it finalizes), or NULL: NB_ERR_NULL for a
