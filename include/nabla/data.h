@@ -61,23 +61,33 @@ nb_dataset *nb_dataset_slice(const nb_dataset *ds, int64_t start, int64_t count)
 nb_status nb_dataset_split(const nb_dataset *ds, double fraction, nb_dataset **train,
                            nb_dataset **val);
 
-/* ---- preprocessing (in place, on the whole tensor or per feature) ---- */
+/* ---- preprocessing (in place, per feature) ---- */
 
-/* Per feature (every element of a sample's shape), over the N samples:
- * x = (x - mean) / std (std 0 leaves the feature centred, not divided). mean and std,
- * if not NULL, receive the statistics ([features] floats each) so the same transform
- * can be applied to a test set with nb_standardize_with. */
+/* x [N, ...] is seen as [N, F]: a feature is one element of a sample's shape (a pixel,
+ * a column). Statistics are taken over the N samples in double, in a fixed order (the
+ * same bits for any thread count), and checked before x is changed: on error x is
+ * unchanged.
+ *
+ * Standardisation: x = (x - mean) / std with the population std (divided by N; a std
+ * of 0 leaves the feature centred, not divided). mean and std, if not NULL, receive the
+ * statistics ([F] floats each) so the same transform can be applied to a test set with
+ * nb_standardize_with. Errors: NB_ERR_NULL, NB_ERR_SHAPE for a rank-0 x or N = 0,
+ * NB_ERR_NUMERIC naming the first feature whose statistics are not finite (NaN or
+ * infinity in the data), NB_ERR_NOMEM; for _with, NB_ERR_ARG naming the first feature
+ * whose mean is not finite or whose std is negative or not finite. */
 nb_status nb_standardize(nb_tensor *x, float *mean, float *std);
 nb_status nb_standardize_with(nb_tensor *x, const float *mean, const float *std);
 
-/* Per feature: x = (x - min) / (max - min) into [0, 1] (a constant feature becomes 0);
- * min and max as for nb_standardize. */
+/* Min-max scaling: x = (x - min) / (max - min) into [0, 1] (a constant feature becomes
+ * 0: a range of 0 is not divided, so with _with a test set's values become x - min).
+ * min and max ([F] floats each), errors as for nb_standardize (_with: NB_ERR_ARG for
+ * max < min or values that are not finite). */
 nb_status nb_minmax_scale(nb_tensor *x, float *min, float *max);
 nb_status nb_minmax_scale_with(nb_tensor *x, const float *min, const float *max);
 
-/* Class indices [N] (integers stored as floats) -> one-hot [N, n_classes], a new
- * persistent tensor. NB_ERR_ARG naming the first label that is not an integer in
- * [0, n_classes). */
+/* Class indices [N] or [N, 1] (integers stored as floats) -> one-hot [N, n_classes], a
+ * new persistent tensor. NB_ERR_ARG naming the first label that is not an integer in
+ * [0, n_classes), and for n_classes < 1; NB_ERR_SHAPE for other shapes; NB_ERR_NULL. */
 nb_tensor *nb_one_hot(const nb_tensor *labels, int64_t n_classes);
 
 /* ---- batch iterators ---- */

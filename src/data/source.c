@@ -100,6 +100,8 @@ nb_status nb_source_open_file(nb_source *s, const char *who, const char *path)
     if (!s->file)
         return nb_source_error(s, NB_ERR_IO, "cannot open: %s",
                                errno ? strerror(errno) : "unknown error");
+    /* Reads come in 64 KiB chunks into our own buffer: no stdio buffer behind it. */
+    setvbuf(s->file, NULL, _IONBF, 0);
     s->inbuf = nb_alloc(IN_CHUNK, 0);
     if (!s->inbuf) {
         s->failed = true;
