@@ -45,10 +45,17 @@ int main(void)
     static const int64_t sizes[] = {256, 512, 1024};
     int threads = nb_num_threads();
     openblas_set_num_threads(threads);
+    const char *isa;
+    double peak = bench_fma_peak(threads, &isa);
     printf("matmul: C = A B, float32, %d thread%s, best of N runs\n", threads,
            threads == 1 ? "" : "s");
-    printf("%6s %14s %14s %8s %12s\n", "N", "nabla GFLOP/s", "OpenBLAS", "ratio",
-           "max rel err");
+    printf("FMA peak (%s, same run): %.1f GFLOP/s\n", isa, peak);
+    const char *core = openblas_get_corename();
+    printf("OpenBLAS core: %s%s\n", core,
+           strcmp(core, "SkylakeX") ? " (not its AVX-512 kernel: run with "
+                                      "OPENBLAS_CORETYPE=SkylakeX)" : "");
+    printf("%6s %14s %14s %8s %8s %12s\n", "N", "nabla GFLOP/s", "OpenBLAS", "ratio",
+           "of peak", "max rel err");
 
     int failed = 0;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -82,8 +89,8 @@ int main(void)
         }
         double max_err = max_diff / (max_ref > 0.0 ? max_ref : 1.0);
         double g_nb = flops / t_nb * 1e-9, g_blas = flops / t_blas * 1e-9;
-        printf("%6lld %14.1f %14.1f %8.2f %12.2e\n", (long long)N, g_nb, g_blas,
-               g_nb / g_blas, max_err);
+        printf("%6lld %14.1f %14.1f %8.2f %7.0f%% %12.2e\n", (long long)N, g_nb, g_blas,
+               g_nb / g_blas, peak > 0 ? 100.0 * g_nb / peak : 0.0, max_err);
         if (!(max_err <= 1e-5)) {
             fprintf(stderr, "bench_matmul: N=%lld: nabla and OpenBLAS disagree (%.3g)\n",
                     (long long)N, max_err);

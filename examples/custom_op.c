@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "nabla.h"
+#include "nabla/kernels.h"   /* nb_rng_uniform */
 #include "nabla/op.h"
 #include "nabla/parallel.h"
 
@@ -89,31 +90,36 @@ int main(void)
     }
     nb_tensor *x = nb_tensor_rand(NB_SHAPE(128, 1), -2.0f, 2.0f, 2);
     nb_tensor *y = nb_tensor_zeros(NB_SHAPE(128, 1));
-    nb_tensor *w1 = nb_tensor_randn(NB_SHAPE(1, 16), 0.0f, 1.0f, 3);
-    nb_tensor *b1 = nb_tensor_randn(NB_SHAPE(16), 0.0f, 1.0f, 4);
-    nb_tensor *w2 = nb_tensor_randn(NB_SHAPE(16, 1), 0.0f, 0.25f, 5);
-    nb_tensor *b2 = nb_tensor_zeros(NB_SHAPE(1));
-    nb_tensor *params[] = {w1, b1, w2, b2};
+    /* The parameters live in a store: one arena of values, one of gradients. */
+    nb_params *ps = nb_params_new();
+    nb_tensor *w1 = nb_params_add(ps, "hidden.kernel", NB_PARAM, NB_SHAPE(1, 16));
+    nb_tensor *b1 = nb_params_add(ps, "hidden.bias", NB_PARAM, NB_SHAPE(16));
+    nb_tensor *w2 = nb_params_add(ps, "out.kernel", NB_PARAM, NB_SHAPE(16, 1));
+    nb_tensor *b2 = nb_params_add(ps, "out.bias", NB_PARAM, NB_SHAPE(1));
     int status = 1;
     float loss_value = NAN;
-    if (!x || !y)
+    if (!x || !y || !w1 || !b1 || !w2 || !b2 || nb_params_finalize(ps) != NB_OK)
         goto done;
-    for (int i = 0; i < 4; i++)
-        if (!params[i] || nb_tensor_set_requires_grad(params[i], true) != NB_OK)
-            goto done;
+    for (int64_t i = 0; i < 16; i++) {
+        w1->data[i] = 4.0f * nb_rng_uniform(3, (uint64_t)i) - 2.0f;
+        b1->data[i] = 4.0f * nb_rng_uniform(4, (uint64_t)i) - 2.0f;
+        w2->data[i] = 0.5f * (nb_rng_uniform(5, (uint64_t)i) - 0.5f);
+    }
     for (int i = 0; i < 128; i++)
         y->data[i] = fabsf(x->data[i]);
 
-    for (int step = 0; step < 2000; step++) {
+    float *values = nb_params_values(ps);
+    const float *grads = nb_params_grads(ps);
+    int64_t n = nb_params_numel(ps, NB_PARAM);
+    for (int step = 0; step < 4000; step++) {
         nb_tensor *h = softplus(nb_add(nb_matmul(x, w1), b1));
         nb_tensor *loss = nb_mse(nb_add(nb_matmul(h, w2), b2), y, NB_REDUCE_MEAN);
         if (nb_backward(loss) != NB_OK)
             goto done;
         loss_value = nb_tensor_item(loss);
-        for (int i = 0; i < 4; i++) {
-            nb_tensor_axpy(params[i], -0.05f, params[i]->grad);
-            nb_tensor_zero_grad(params[i]);
-        }
+        for (int64_t i = 0; i < n; i++) /* gradient descent: one loop over the arena */
+            values[i] -= 0.1f * grads[i];
+        nb_params_zero_grad(ps);
         nb_step_reset();
     }
     printf("softplus network, y = |x|: final loss %.6f\n", loss_value);
@@ -123,8 +129,7 @@ done:
         fprintf(stderr, "custom_op: %s\n", nb_error());
     nb_tensor_free(x);
     nb_tensor_free(y);
-    for (int i = 0; i < 4; i++)
-        nb_tensor_free(params[i]);
+    nb_params_free(ps);
     nb_memory_release();
     return status;
 }

@@ -17,22 +17,31 @@
  *     if (!loss) fprintf(stderr, "%s\n", nb_error());    // "matmul: inner dimensions ..."
  *     nb_backward(loss);                                 // w->grad is filled
  *
- * Update under no-grad, zero the grads, and release the step in O(1):
+ * Update, zero the grads, and release the step in O(1):
  *
  *     nb_tensor_axpy(w, -0.1f, w->grad);
  *     nb_tensor_zero_grad(w);
  *     nb_step_reset();                                   // p and loss are gone
  *
+ * Models keep their parameters in a parameter store (nabla/params.h): named entries on
+ * one value arena and one grad arena, so the update above is one loop over the arena:
+ *
+ *     nb_params *ps = nb_params_new();
+ *     nb_tensor *k = nb_params_add(ps, "dense.kernel", NB_PARAM, NB_SHAPE(784, 10));
+ *     ...  v = nb_params_values(ps), g = nb_params_grads(ps): v[i] -= lr * g[i];
+ *     nb_params_zero_grad(ps);
+ *
  * After the first step, a training step like this makes no heap allocation. Results are
  * bit-identical for any thread count (OMP_NUM_THREADS or nb_set_num_threads).
  *
  * Headers: nabla/core.h (errors, allocator, step memory, threads), nabla/tensor.h,
- * nabla/ops.h (the ops), nabla/autograd.h (backward, grad mode, gradcheck),
- * nabla/params.h (the parameter store), nabla/optim.h (optimizers and learning-rate
- * schedules, docs/optimizers.md), nabla/data.h (data sets, batch iterators, IDX and
- * CSV loaders; docs/data.md), nabla/nn.h (layers, models, compile / fit / evaluate /
- * predict, callbacks; docs/layers.md), and nabla/op.h for writing your own ops
- * (docs/writing-ops.md).
+ * nabla/ops.h (the ops), nabla/autograd.h (backward, grad mode, anomaly check,
+ * gradcheck), nabla/params.h (the parameter store), nabla/optim.h (optimizers and
+ * learning-rate schedules, docs/optimizers.md), nabla/data.h (data sets, batch
+ * iterators, IDX and CSV loaders; docs/data.md), nabla/nn.h (layers, models, compile /
+ * fit / evaluate / predict, callbacks; docs/layers.md). For writing your own ops
+ * (docs/writing-ops.md): nabla/op.h (the contract), nabla/parallel.h (NB_PARALLEL_FOR)
+ * and nabla/kernels.h (GEMM, sums, broadcasting, im2col, RNG, op-family helpers).
  */
 #ifndef NABLA_H
 #define NABLA_H

@@ -21,7 +21,8 @@
  * this is PyTorch's formula there. (PyTorch's g (p - y) / max(p (1 - p), 1e-12) used
  * everywhere gives 0 or about +-1e12 at p = 0 or 1 instead of the derivative of the
  * clamped expression.)
- * L(1 - p) is computed as log1p(-p); p outside [0, 1] gives NaN, like ln. The losses
+ * L(1 - p) is computed as log1p(-p). p outside [0, 1], or NaN, gives a NaN loss and
+ * NaN gradients (the clamp is only for p in [0, 1]). The losses
  * are summed with nb_kernel_sum: the same bits for any thread count.
  */
 #include <math.h>
@@ -38,9 +39,17 @@ typedef struct bce_params {
     nb_reduction reduction;
 } bce_params;
 
-/* The clamped log L(x), L(1 - x) (by log1p, accurate for small x), and L'(x) as above. */
-static inline float clamped_log(float x) { return fmaxf(logf(x), LOG_MIN); }
-static inline float clamped_log1m(float x) { return fmaxf(log1pf(-x), LOG_MIN); }
+/* True for p in [0, 1] (false for NaN). */
+static inline bool in_unit(float p) { return p >= 0.0f && p <= 1.0f; }
+
+/* The clamped log L(x), L(1 - x) (by log1p, accurate for small x), and L'(x) as above.
+ * The clamp applies only inside [0, 1]: NaN or a value outside gives NaN (fmaxf alone
+ * would turn a NaN log into -100). */
+static inline float clamped_log(float x) { return in_unit(x) ? fmaxf(logf(x), LOG_MIN) : NAN; }
+static inline float clamped_log1m(float x)
+{
+    return in_unit(x) ? fmaxf(log1pf(-x), LOG_MIN) : NAN;
+}
 
 static inline float clamped_log_grad(float x, float lx)
 {
@@ -86,7 +95,9 @@ static nb_status bce_backward(nb_op_ctx *ctx, const nb_tensor *out, const nb_ten
         float gi = none ? g[i] : scale, q = 1.0f - pd[i], pq = pd[i] * q;
         float lp = clamped_log(pd[i]), lq = clamped_log1m(pd[i]);
         if (dpd) {
-            if (lp > LOG_MIN && lq > LOG_MIN && pq >= EPS)
+            if (!in_unit(pd[i]))
+                dpd[i] += NAN; /* NaN in, NaN out (dy gets NaN from lq - lp too) */
+            else if (lp > LOG_MIN && lq > LOG_MIN && pq >= EPS)
                 dpd[i] += gi * (pd[i] - yd[i]) / pq;
             else
                 dpd[i] += gi * (-yd[i] * clamped_log_grad(pd[i], lp) +

@@ -98,6 +98,13 @@ static nb_status conv2d_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
                                "expected [%lld]", sb, sw, (long long)w->shape[0]);
         }
     }
+    /* Every quantity below fits int64: dimensions are at most NB_SIZE_MAX (2^48) and the
+     * options int, so only the kernel extent dilation (k - 1) + 1 and the products of
+     * output sizes need bounds. */
+    if (w->shape[2] - 1 > NB_SIZE_MAX / o->dilation_h ||
+        w->shape[3] - 1 > NB_SIZE_MAX / o->dilation_w)
+        return nb_op_error(ctx, NB_ERR_SHAPE, "kernel %s with dilation %dx%d spans more than "
+                           "2^%d pixels", sw, o->dilation_h, o->dilation_w, NB_SIZE_MAX_LOG2);
     bool direct;
     nb_conv2d_geom g = conv_geom_of(x, w, o, &direct);
     int64_t eh = g.dh * (g.kH - 1) + 1, ew = g.dw * (g.kW - 1) + 1;
@@ -108,6 +115,17 @@ static nb_status conv2d_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
                            (long long)g.dw, (long long)eh, (long long)ew,
                            (long long)(g.H + g.pt + g.pb), (long long)(g.W + g.pl + g.pr),
                            sx);
+    if (g.P > NB_SIZE_MAX)
+        return nb_op_error(ctx, NB_ERR_SHAPE, "output planes of %lldx%lld pixels (input %s, "
+                           "padding top %lld bottom %lld left %lld right %lld) are too large "
+                           "(more than 2^%d)", (long long)g.Ho, (long long)g.Wo, sx,
+                           (long long)g.pt, (long long)g.pb, (long long)g.pl,
+                           (long long)g.pr, NB_SIZE_MAX_LOG2);
+    /* The column matrix of a chunk: R rows of fewer than P + CHUNK_COLS columns. */
+    if (g.N > 0 && !direct && g.R > NB_SIZE_MAX / (g.P + CHUNK_COLS))
+        return nb_op_error(ctx, NB_ERR_SHAPE, "the column matrix of %s with weight %s (%lld "
+                           "rows, %lld columns per image) is too large", sx, sw,
+                           (long long)g.R, (long long)g.P);
     *ndim = 4;
     shape[0] = g.N;
     shape[1] = g.K;

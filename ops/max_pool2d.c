@@ -39,8 +39,8 @@ static nb_status max_pool2d_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
     if (s != NB_OK)
         return s;
     const nb_tensor *x = nb_op_input(ctx, 0);
-    if (x->shape[2] > INT32_MAX || x->shape[3] > INT32_MAX ||
-        x->shape[2] * x->shape[3] > INT32_MAX) { /* arg-max offsets are int32 */
+    /* Arg-max offsets are int32 (an empty batch stores none). */
+    if (x->size > 0 && x->shape[2] * x->shape[3] > INT32_MAX) {
         char sx[128];
         return nb_op_error(ctx, NB_ERR_SHAPE, "an image plane of %s has more than 2^31 - 1 "
                            "pixels", nb_tensor_shape_str(x, sx, sizeof sx));

@@ -45,6 +45,16 @@ static const nb_op mean_op = {
     .backward = mean_backward,
 };
 
+/* The same op along one axis, named as the user calls it in messages. */
+static const nb_op mean_axis_op = {
+    .name = "mean_axis",
+    .n_inputs = 1,
+    .params_size = sizeof(nb_reduce_params),
+    .shape = nb_op_shape_reduce,
+    .forward = mean_forward,
+    .backward = mean_backward,
+};
+
 nb_tensor *nb_mean(nb_tensor *x)
 {
     nb_reduce_params p = {.all = true};
@@ -54,5 +64,5 @@ nb_tensor *nb_mean(nb_tensor *x)
 nb_tensor *nb_mean_axis(nb_tensor *x, int axis, bool keepdim)
 {
     nb_reduce_params p = {.axis = axis, .keepdim = keepdim};
-    return nb_op_apply(&mean_op, &x, 1, &p);
+    return nb_op_apply(&mean_axis_op, &x, 1, &p);
 }

@@ -36,6 +36,16 @@ static const nb_op sum_op = {
     .backward = sum_backward,
 };
 
+/* The same op along one axis, named as the user calls it in messages. */
+static const nb_op sum_axis_op = {
+    .name = "sum_axis",
+    .n_inputs = 1,
+    .params_size = sizeof(nb_reduce_params),
+    .shape = nb_op_shape_reduce,
+    .forward = sum_forward,
+    .backward = sum_backward,
+};
+
 nb_tensor *nb_sum(nb_tensor *x)
 {
     nb_reduce_params p = {.all = true};
@@ -45,5 +55,5 @@ nb_tensor *nb_sum(nb_tensor *x)
 nb_tensor *nb_sum_axis(nb_tensor *x, int axis, bool keepdim)
 {
     nb_reduce_params p = {.axis = axis, .keepdim = keepdim};
-    return nb_op_apply(&sum_op, &x, 1, &p);
+    return nb_op_apply(&sum_axis_op, &x, 1, &p);
 }

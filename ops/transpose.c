@@ -25,6 +25,8 @@ static void transpose_copy(float *dst, const float *src, int64_t A, int64_t P, i
                            int64_t Q, int64_t C, bool add)
 {
     int64_t n = A * P * B * Q * C;
+    if (n == 0) /* the other dimensions may still be huge: [0, 2^28, 2] */
+        return;
     if (B == 1 && C == 1) {
         /* A batch of P x Q matrices, moved TILE x TILE at a time so that both the rows
          * read and the rows written stay in cache. A task is one tile of dst. */

@@ -219,7 +219,8 @@ nb_status nb_gradcheck(nb_gradcheck_fn f, nb_tensor *const *inputs, int n_inputs
     }
     nb_set_grad_enabled(prev);
     if (s == NB_OK && res->checked == 0)
-        s = nb_set_error(NB_ERR_STATE, "gradcheck: no input requires grad");
+        s = nb_set_error(NB_ERR_STATE, "gradcheck: no element to check (no input requires "
+                         "grad, or those that do are empty)");
 out:
     nb_state_hook = NULL;
     nb_state_hook_ud = NULL;

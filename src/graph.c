@@ -83,6 +83,16 @@ static void input_shapes(const nb_node *node, char *buf, size_t n)
     }
 }
 
+/* "NaN" (whatever its sign bit), "inf", "-inf" or the number. */
+static const char *value_str(float v, char *buf, size_t n)
+{
+    if (isnan(v))
+        snprintf(buf, n, "NaN");
+    else
+        snprintf(buf, n, "%g", (double)v);
+    return buf;
+}
+
 /* Forward: NB_ERR_NUMERIC if out holds a NaN or infinity its inputs did not. */
 static nb_status check_forward(const nb_node *node, const nb_tensor *out)
 {
@@ -101,36 +111,82 @@ static nb_status check_forward(const nb_node *node, const nb_tensor *out)
                                 shapes, input_label(node->op, i, lab, sizeof lab));
         }
     }
-    return nb_set_error(NB_ERR_NUMERIC, "anomaly: forward of %s%s (inputs %s) produced %g at "
+    char v[32];
+    return nb_set_error(NB_ERR_NUMERIC, "anomaly: forward of %s%s (inputs %s) produced %s at "
                         "output element %lld", node->op->name, where, shapes,
-                        (double)out->data[bad], (long long)bad);
+                        value_str(out->data[bad], v, sizeof v), (long long)bad);
+}
+
+/* Bit i: the gradient the node adds into for input i already holds a NaN or infinity
+ * (a leaf's grad left from an earlier backward). */
+static unsigned bad_grads(const nb_node *node)
+{
+    unsigned mask = 0;
+    for (int i = 0; i < node->n_in; i++) {
+        const nb_tensor *g = nb_op_grad(node, i);
+        if (g && first_nonfinite(g->data, g->size) >= 0)
+            mask |= 1u << i;
+    }
+    return mask;
 }
 
 /* Backward: NB_ERR_NUMERIC if a gradient the node added into holds a NaN or infinity
- * (and dout did not). */
-static nb_status check_backward(const nb_node *node, const nb_tensor *dout)
+ * (and dout did not). `pre_bad` is bad_grads() from before the node's backward. */
+static nb_status check_backward(const nb_node *node, const nb_tensor *dout, unsigned pre_bad)
 {
     for (int i = 0; i < node->n_in; i++) {
         const nb_tensor *g = nb_op_grad(node, i);
         int64_t bad = g ? first_nonfinite(g->data, g->size) : -1;
         if (bad < 0)
             continue;
-        char shapes[512], where[160], lab[80];
+        char shapes[512], where[160], lab[80], v[32];
         input_shapes(node, shapes, sizeof shapes);
         scope_suffix(node->scope, where, sizeof where);
         if (first_nonfinite(dout->data, dout->size) >= 0)
             return nb_set_error(NB_ERR_NUMERIC, "anomaly: backward of %s%s (inputs %s): the "
                                 "output's gradient already holds a NaN or infinity",
                                 node->op->name, where, shapes);
+        if (pre_bad >> i & 1u)
+            return nb_set_error(NB_ERR_NUMERIC, "anomaly: backward of %s%s (inputs %s): the "
+                                "gradient of %s already held a NaN or infinity before it (left "
+                                "from an earlier backward? zero the grads)", node->op->name,
+                                where, shapes, input_label(node->op, i, lab, sizeof lab));
         return nb_set_error(NB_ERR_NUMERIC, "anomaly: backward of %s%s (inputs %s) produced "
-                            "%g in the gradient of %s, element %lld", node->op->name, where,
-                            shapes, (double)g->data[bad], input_label(node->op, i, lab,
-                            sizeof lab), (long long)bad);
+                            "%s in the gradient of %s, element %lld", node->op->name, where,
+                            shapes, value_str(g->data[bad], v, sizeof v),
+                            input_label(node->op, i, lab, sizeof lab), (long long)bad);
     }
     return NB_OK;
 }
 
 /* ---- running an op ---- */
+
+/* True if a and b hold some of the same floats. */
+static bool overlap(const nb_tensor *a, const nb_tensor *b)
+{
+    return a->size > 0 && b->size > 0 && a->data < b->data + b->size &&
+           b->data < a->data + a->size;
+}
+
+/* A state input is written in place by forward: it must not share data with another
+ * input, which forward would then read half-updated. NB_ERR_ARG naming both. */
+static nb_status check_state_alias(const nb_node *node)
+{
+    const nb_op *op = node->op;
+    for (int i = 0; i < node->n_in; i++) {
+        if (!(op->inputs[i] & NB_INPUT_STATE) || !node->in[i])
+            continue;
+        for (int j = 0; j < node->n_in; j++)
+            if (j != i && node->in[j] && overlap(node->in[i], node->in[j])) {
+                char li[80], lj[80];
+                return nb_set_error(NB_ERR_ARG, "%s: %s shares its data with %s (a state "
+                                    "input is updated in place and must not alias another "
+                                    "input)", op->name, input_label(op, i, li, sizeof li),
+                                    input_label(op, j, lj, sizeof lj));
+            }
+    }
+    return NB_OK;
+}
 
 /* Checks input i; NB_OK, or records the error and returns it. */
 static nb_status check_input(const nb_op *op, nb_tensor *const *inputs, int i)
@@ -223,6 +279,8 @@ nb_tensor *nb_op_apply(const nb_op *op, nb_tensor *const *inputs, int n_inputs,
     nb_tensor *out = NULL;
     uint64_t errors = nb_error_serial();
     nb_status s = op->shape(node, &ndim, shape);
+    if (s == NB_OK)
+        s = check_state_alias(node);
     if (s == NB_OK && !(out = nb_tensor_step(ndim, shape))) {
         char buf[160];
         s = nb_error_code() == NB_ERR_NOMEM
@@ -232,7 +290,8 @@ nb_tensor *nb_op_apply(const nb_op *op, nb_tensor *const *inputs, int n_inputs,
     }
     if (s == NB_OK) {
         node->out = out;
-        s = op->forward(node, out);
+        if (out->size > 0) /* an empty output has nothing to compute */
+            s = op->forward(node, out);
     }
     if (s == NB_OK && anomaly_check)
         s = check_forward(node, out);
@@ -414,10 +473,13 @@ nb_status nb_backward_seed(nb_tensor *out, const nb_tensor *seed)
 
     for (size_t i = n; i-- > 0;) {
         nb_node *node = order[i];
+        if (node->out->size == 0)
+            continue; /* nothing depends on an empty output: every gradient it sends is 0 */
         uint64_t errors = nb_error_serial();
+        unsigned pre_bad = anomaly_check ? bad_grads(node) : 0;
         nb_status s = node->op->backward(node, node->out, node->out->grad);
         if (s == NB_OK && anomaly_check)
-            s = check_backward(node, node->out->grad);
+            s = check_backward(node, node->out->grad, pre_bad);
         if (s != NB_OK) {
             if (nb_error_serial() == errors)
                 nb_set_error(s, "%s: backward failed with %s and no message", node->op->name,

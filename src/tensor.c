@@ -242,12 +242,18 @@ void nb_tensor_free(nb_tensor *t)
         return; /* step memory, or a view its owner releases */
     if (t->free_pending)
         return;
-    nb_tensor_free(t->grad);
     if (nb_tensor_in_graph(t)) {
-        /* Backward may still read it: release it when the step ends. */
+        /* Backward may still read it and add into its grad: both go when the step ends. */
         t->free_pending = true;
+        nb_tensor *g = t->grad;
+        if (g && (g->storage == NB_STORAGE_OWNED || g->storage == NB_STORAGE_WRAPPED) &&
+            !g->free_pending) {
+            g->free_pending = true;
+            nb_free_deferred(g);
+        }
         nb_free_deferred(t);
     } else {
+        nb_tensor_free(t->grad);
         nb_free(t);
     }
 }

@@ -154,7 +154,9 @@ const char *nb_scope(void);
 /* ---- threads --------------------------------------------------------------------------- */
 
 /* Number of threads kernels use. Defaults to OpenMP's (OMP_NUM_THREADS). Results are
- * bit-identical for any thread count. n < 1 is NB_ERR_ARG. */
+ * bit-identical for any thread count. n < 1 or n > NB_MAX_THREADS is NB_ERR_ARG (libgomp
+ * would fail to create a huge team later, and crash). */
+#define NB_MAX_THREADS 1024
 nb_status nb_set_num_threads(int n);
 int nb_num_threads(void);
 

@@ -111,7 +111,9 @@ typedef struct nb_conv2d_geom {
 } nb_conv2d_geom;
 
 /* Resolves the geometry of x [N,C,H,W] and w [K,C/G,kH,kW] under opts. The shapes and
- * options must already be valid (nb_conv2d's shape() checks them). */
+ * options must already be valid (nb_conv2d's shape() checks them); with shapes bounded
+ * by NB_SIZE_MAX and a kernel extent dilation (k - 1) of at most NB_SIZE_MAX, nothing
+ * overflows, and P saturates at INT64_MAX when Ho Wo would. */
 nb_conv2d_geom nb_conv2d_geometry(const int64_t x_shape[4], const int64_t w_shape[4],
                                   const nb_conv2d_opts *opts);
 
@@ -204,8 +206,9 @@ nb_status nb_op_backward_copy(nb_op_ctx *ctx, const nb_tensor *out, const nb_ten
 /* A shape() for 2-D pooling whose params are an nb_pool2d_opts: input 0 [N,C,H,W] ->
  * [N,C,H_out,W_out], H_out = (H + pad_top + pad_bottom - kH) / stride_h + 1 (likewise
  * W_out). Errors, each "<op>: ...": an input that is not 4-D (NB_ERR_SHAPE), a kernel
- * or stride below 1, a negative padding or one above half its kernel (NB_ERR_ARG), a
- * kernel larger than the padded input (NB_ERR_SHAPE). */
+ * or stride below 1, a negative padding or one above half its kernel (NB_ERR_ARG), an
+ * H or W of 0 ("empty image planes", NB_ERR_SHAPE: with padding, a window would hold
+ * no pixel), a kernel larger than the padded input (NB_ERR_SHAPE). */
 nb_status nb_op_shape_pool2d(nb_op_ctx *ctx, int *ndim, int64_t shape[NB_MAX_DIMS]);
 
 #ifdef __cplusplus

@@ -32,6 +32,11 @@
  *     nb_op_needs_grad(ctx).
  *   - backward() ADDS into nb_op_grad(ctx, i) for each input i whose grad is not NULL;
  *     a NULL grad means that input needs none, and costs no work.
+ *   - forward() and backward() are not called when the output is empty (size 0): there
+ *     is nothing to compute, and every gradient an empty output sends is 0. An op whose
+ *     inputs may be empty while its output is not (a sum, a matmul with K = 0) must
+ *     still loop over the output only, never over products of its inputs' non-zero
+ *     dimensions.
  *   - Loops that own disjoint outputs run in parallel with NB_PARALLEL_FOR; any
  *     reduction goes through a fixed order (nb_kernel_sum) so results are the same bits
  *     for every thread count.
@@ -53,12 +58,13 @@ typedef struct nb_node nb_op_ctx;
 
 /* What an input slot accepts (flags; 0 is a plain required input). */
 enum {
-    /* The caller may pass NB_NONE for "absent": nb_op_input() then gives NULL. A NULL
+    /* The caller may pass NB_NONE (nabla/tensor.h) for "absent": nb_op_input() then gives NULL. A NULL
      * pointer is never "absent" -- it is the result of a failed op, and an error. */
     NB_INPUT_OPTIONAL = 1 << 0,
     /* State that forward updates in place and that never receives a gradient (batch
      * norm's running statistics). It does not make the output require grad, nb_op_grad
-     * is NULL for it, and nb_gradcheck restores it after every evaluation. */
+     * is NULL for it, and nb_gradcheck restores it after every evaluation. It must not
+     * share data with another input of the call (NB_ERR_ARG). */
     NB_INPUT_STATE = 1 << 1,
 };
 
@@ -80,11 +86,7 @@ typedef struct nb_op {
     nb_status (*backward)(nb_op_ctx *ctx, const nb_tensor *out, const nb_tensor *dout);
 } nb_op;
 
-/* "This optional input is absent." Pass it where an op declares NB_INPUT_OPTIONAL, e.g.
- * nb_conv2d(x, w, NB_NONE, &opts) for a convolution without bias. It is not a tensor:
- * use it only as an argument. */
-extern nb_tensor nb_none_tensor_;
-#define NB_NONE (&nb_none_tensor_)
+/* NB_NONE, "this optional input is absent", is declared in nabla/tensor.h. */
 
 /* Runs `op` on `inputs` with a copy of `params` (op->params_size bytes, may be NULL if
  * 0) and returns its output, a step tensor. Records a node for backward when grad mode

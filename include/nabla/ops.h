@@ -83,15 +83,17 @@ nb_conv2d_opts nb_conv2d_default(void);
 /* 2-D cross-correlation: x [N, C_in, H, W], w [C_out, C_in / groups, kH, kW], optional
  * bias b [C_out] -> [N, C_out, H_out, W_out] with
  *     H_out = (H + pad_top + pad_bottom - dilation_h (kH - 1) - 1) / stride_h + 1
- * (with pad_same, over the computed pads). b == NULL means no bias, so a bias that is
- * itself the result of ops must be checked before it is passed. opts NULL means
+ * (with pad_same, over the computed pads). b = NB_NONE (nabla/tensor.h) means no bias; a
+ * NULL b is a failed op's result and an error, like any NULL input. opts NULL means
  * nb_conv2d_default(). Bad strides, dilations, paddings or groups are NB_ERR_ARG; ranks,
- * channels, bias shape and a kernel larger than the padded input are NB_ERR_SHAPE. */
+ * channels, bias shape, a kernel larger than the padded input, and sizes beyond 2^48 (a
+ * kernel extent, an output plane, a chunk's column matrix) are NB_ERR_SHAPE. */
 nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv2d_opts *opts);
 
 /* Pooling options: a kH x kW window moved by the strides over the padded input. Kernel
- * and strides must be >= 1, each padding in [0, kernel / 2] (so every window holds an
- * input pixel). The pooling ops take a non-NULL opts. */
+ * and strides must be >= 1, each padding in [0, kernel / 2], and the input's H and W
+ * >= 1 (so every window holds an input pixel; an empty plane is NB_ERR_SHAPE). N or C
+ * may be 0. The pooling ops take a non-NULL opts. */
 typedef struct nb_pool2d_opts {
     int kernel_h, kernel_w;
     int stride_h, stride_w;
@@ -133,7 +135,8 @@ nb_tensor *nb_dropout(nb_tensor *x, float p, bool training, uint64_t seed);
  * training: the running statistics are used. running_mean and running_var receive no
  * gradient. Errors: rank other than 2 or 4; gamma, beta or the running statistics not
  * [C]; eps <= 0; momentum outside [0, 1]; training with one value per channel (N H W = 1,
- * NB_ERR_SHAPE). Nothing is updated when an error is returned. */
+ * NB_ERR_SHAPE). Nothing is updated when an error is returned. running_mean and
+ * running_var are state inputs (NB_INPUT_STATE): nb_gradcheck restores them. */
 nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *gamma, nb_tensor *beta,
                          nb_tensor *running_mean, nb_tensor *running_var, float momentum,
                          float eps, bool training);
@@ -148,7 +151,7 @@ typedef enum nb_reduction {
 /* Binary cross-entropy on probabilities p in [0,1] and targets y (same shape):
  *     -(y log p + (1-y) log(1-p)),
  * with log clamped at -100 so p = 0 or 1 gives a finite loss and gradient (ops/bce.c
- * gives the exact gradient). p outside [0, 1] gives NaN. */
+ * gives the exact gradient). p outside [0, 1], or NaN, gives a NaN loss and gradient. */
 nb_tensor *nb_bce(nb_tensor *p, nb_tensor *y, nb_reduction reduction);
 /* Binary cross-entropy on logits z (p = sigmoid z), numerically stable:
  *     max(z, 0) - z y + log(1 + e^-|z|). */

@@ -65,6 +65,13 @@ struct nb_tensor {
                                      persistent: the last step whose graph recorded it */
 };
 
+/* "This optional input is absent." Pass it where an op takes an optional tensor (one
+ * its descriptor marks NB_INPUT_OPTIONAL, nabla/op.h), e.g. nb_conv2d(x, w, NB_NONE,
+ * &opts) for a convolution without bias. It is not a tensor: use it only as an argument.
+ * (NULL is never "absent": it is the result of a failed op, and an error.) */
+extern nb_tensor nb_none_tensor_;
+#define NB_NONE (&nb_none_tensor_)
+
 /* ---- constructors: each returns a persistent tensor, or NULL and an error
  * (NB_ERR_SHAPE for ndim outside [0, NB_MAX_DIMS] or a negative dimension, NB_ERR_NOMEM).
  * The caller owns it and releases it with nb_tensor_free. ---- */

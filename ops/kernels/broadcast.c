@@ -87,6 +87,8 @@ void nb_kernel_broadcast(nb_tensor *out, const nb_tensor *a, const nb_tensor *b,
 
 void nb_kernel_unbroadcast_add(nb_tensor *grad, const nb_tensor *g)
 {
+    if (g->size == 0) /* a sum over nothing; a 0 dimension would also stall the odometer */
+        return;
     float *gr = grad->data;
     const float *gd = g->data;
     if (grad->size == g->size) { /* same layout: broadcasting can only add 1s */

@@ -355,7 +355,8 @@ nb_status nb_kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
         gemm_scale(M, N, beta, C, ldc);
         return NB_OK;
     }
-    if (M * N * K <= GEMM_SMALL) {
+    const double work = (double)M * (double)N * (double)K; /* no int64 overflow */
+    if (work <= GEMM_SMALL) {
         gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return NB_OK;
     }
@@ -376,7 +377,7 @@ nb_status nb_kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
 
     gemm_job job = {&g, trans_a, trans_b, M, N, K, MC, NC, KC, alpha, beta,
                     A, lda, B, ldb, C, ldc, a_pack, b_pack};
-    if (M * N * K >= GEMM_PAR_MIN && nb_threads_available()) {
+    if (work >= GEMM_PAR_MIN && nb_threads_available()) {
 #pragma omp parallel
         gemm_blocked(&job, omp_get_thread_num(), omp_get_num_threads());
     } else {

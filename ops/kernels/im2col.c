@@ -39,7 +39,8 @@ nb_conv2d_geom nb_conv2d_geometry(const int64_t xs[4], const int64_t ws[4],
     g.Kg = g.K / g.G;
     g.Ho = (g.H + g.pt + g.pb - g.dh * (g.kH - 1) - 1) / g.sh + 1;
     g.Wo = (g.W + g.pl + g.pr - g.dw * (g.kW - 1) - 1) / g.sw + 1;
-    g.P = g.Ho * g.Wo;
+    /* Saturated: huge paddings can make Ho Wo overflow int64 (shape() rejects it). */
+    g.P = g.Ho > 0 && g.Wo > 0 && g.Ho > INT64_MAX / g.Wo ? INT64_MAX : g.Ho * g.Wo;
     g.R = g.Cg * g.kH * g.kW;
     return g;
 }

@@ -32,6 +32,11 @@ nb_status nb_op_shape_pool2d(nb_op_ctx *ctx, int *ndim, int64_t shape[NB_MAX_DIM
             return nb_op_error(ctx, NB_ERR_ARG, "padding %d must be at most half the kernel %d",
                                pads[k], kernel);
     }
+    /* Padding alone would make windows with no input pixel: nothing to take a max or a
+     * mean of (and avg_pool2d's count would be 0). */
+    if (x->shape[2] == 0 || x->shape[3] == 0)
+        return nb_op_error(ctx, NB_ERR_SHAPE, "input %s has empty image planes (H and W must "
+                           "be at least 1)", sx);
     int64_t Hp = x->shape[2] + o->pad_top + o->pad_bottom;
     int64_t Wp = x->shape[3] + o->pad_left + o->pad_right;
     if (Hp < o->kernel_h || Wp < o->kernel_w)

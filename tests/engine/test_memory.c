@@ -159,3 +159,43 @@ Test(memory, huge_request_fails_cleanly)
     cr_assert_null(nb_tensor_zeros(NB_SHAPE(1 << 30, 1 << 28)), "2^58 floats");
     cr_assert_neq(nb_error_code(), NB_OK);
 }
+
+/* Size arithmetic that wrapped: nb_alloc's alignment round-up returned a 1-byte block,
+ * and nb_step_alloc's header + capacity made a 64-byte chunk that every later step
+ * tensor landed in. Both are NB_ERR_NOMEM now, and step memory works after them. */
+Test(memory, sizes_near_size_max_do_not_wrap)
+{
+    const size_t huge[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 10, SIZE_MAX - 63, SIZE_MAX - 64,
+                           SIZE_MAX - 4096, SIZE_MAX / 2 + 1};
+    const size_t aligns[] = {0, 1, 64, 4096};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        for (size_t a = 0; a < 4; a++) {
+            nb_error_clear();
+            cr_assert_null(nb_alloc(huge[i], aligns[a]), "nb_alloc(SIZE_MAX - %zu, %zu)",
+                           SIZE_MAX - huge[i], aligns[a]);
+            cr_assert_eq(nb_error_code(), NB_ERR_NOMEM, "%s", nb_error());
+        }
+        nb_error_clear();
+        cr_assert_null(nb_step_alloc(huge[i]), "nb_step_alloc(SIZE_MAX - %zu)",
+                       SIZE_MAX - huge[i]);
+        cr_assert_eq(nb_error_code(), NB_ERR_NOMEM, "%s", nb_error());
+        cr_assert(strstr(nb_error(), "out of memory"), "%s", nb_error());
+    }
+    /* Later step tensors are whole and apart: fill each, then check each. */
+    nb_tensor *t[4];
+    for (int k = 0; k < 4; k++) {
+        t[k] = nb_tensor_step(NB_SHAPE(1000 + k));
+        cr_assert_not_null(t[k], "%s", nb_error());
+        nb_tensor_fill(t[k], (float)k);
+    }
+    for (int k = 0; k < 4; k++)
+        for (int64_t i = 0; i < t[k]->size; i++)
+            cr_assert_eq(t[k]->data[i], (float)k, "tensor %d [%lld]", k, (long long)i);
+    cr_assert_geq(nb_step_used(), 4 * 1000 * sizeof(float));
+    cr_assert_geq(nb_step_reserved(), nb_step_used());
+    cr_assert_lt(nb_step_reserved(), (size_t)1 << 30, "no chunk from the failed request");
+    /* An op still works, and a huge nb_alloc after it too. */
+    nb_tensor *s = nb_add(t[1], t[1]);
+    cr_assert(s && s->data[1000] == 2.0f, "%s", nb_error());
+    cr_assert_null(nb_alloc(SIZE_MAX - 10, 64));
+}

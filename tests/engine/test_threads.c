@@ -1,4 +1,5 @@
 /* The same program gives the same bits with 1 and 2 threads. */
+#include <limits.h>
 #include <string.h>
 
 #include "mlp.h"
@@ -39,4 +40,25 @@ Test(threads, bad_thread_count)
 {
     cr_assert_eq(nb_set_num_threads(0), NB_ERR_ARG);
     cr_assert(strstr(nb_error(), "set_num_threads: need at least 1 thread, got 0"));
+}
+
+/* A huge count used to be accepted and crashed in libgomp at the next parallel region
+ * (segfault for 10^6); now it is an error and the old count stays. */
+Test(threads, huge_thread_counts_are_an_error)
+{
+    int before = nb_num_threads();
+    const int bad[] = {NB_MAX_THREADS + 1, 1000000, INT_MAX, INT_MIN, -1};
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(nb_set_num_threads(bad[i]), NB_ERR_ARG, "%d threads", bad[i]);
+        cr_assert(strstr(nb_error(), "set_num_threads:"), "%s", nb_error());
+        cr_assert_eq(nb_num_threads(), before);
+    }
+    cr_assert(strstr(nb_error(), "got -1"), "%s", nb_error());
+    cr_assert_eq(nb_set_num_threads(1000000), NB_ERR_ARG);
+    cr_assert(strstr(nb_error(), "1000000 threads is more than the 1024 nabla allows"), "%s",
+              nb_error());
+    nb_tensor *x = nb_tensor_ones(NB_SHAPE(1 << 16)); /* a parallel region still works */
+    nb_tensor *y = nb_exp(x);
+    cr_assert(y && y->data[12345] == expf(1.0f), "%s", nb_error());
+    nb_tensor_free(x);
 }

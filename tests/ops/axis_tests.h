@@ -217,7 +217,9 @@ static inline void check_reduce_gradients(const reduce_op *op)
 /* check_axis_errors for the reduction along an axis, then a NULL input to the full one. */
 static inline void check_reduce_errors(const reduce_op *op)
 {
-    check_axis_errors(op->name, call_reduce_axis, op);
+    char axis_name[48]; /* nb_sum_axis reports as "sum_axis" */
+    snprintf(axis_name, sizeof axis_name, "%s_axis", op->name);
+    check_axis_errors(axis_name, call_reduce_axis, op);
     char want[96];
     snprintf(want, sizeof want, "%s: input 0 is NULL", op->name);
     nb_error_clear();

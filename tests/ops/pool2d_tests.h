@@ -6,6 +6,7 @@
 #ifndef NABLA_TESTS_OPS_POOL2D_TESTS_H
 #define NABLA_TESTS_OPS_POOL2D_TESTS_H
 
+#include <limits.h>
 #include <string.h>
 
 #include "../common.h"
@@ -182,6 +183,80 @@ static inline void check_pool_errors(pool2d_fn pool, const char *name)
     assert_error(pool(NULL, &o), NB_ERR_NULL, want);
     nb_tensor_free(x3);
     nb_tensor_free(x);
+}
+
+/* An empty image plane (H or W of 0) is an error naming the shape, with or without
+ * padding (with padding a window would hold no pixel: max_pool2d read x->data[0] of an
+ * empty tensor and its backward wrote past dx, avg_pool2d divided 0 by 0). An empty
+ * batch or channel count stays fine. */
+static inline void check_pool_empty_planes(pool2d_fn pool, const char *name)
+{
+    const int64_t shapes[][4] = {{1, 1, 0, 0}, {1, 1, 0, 5}, {2, 3, 4, 0}, {0, 1, 0, 3}};
+    for (int c = 0; c < 4; c++) {
+        nb_tensor *x = nb_tensor_zeros(4, shapes[c]);
+        cr_assert_eq(nb_tensor_set_requires_grad(x, true), NB_OK);
+        for (int inc = 0; inc < 2; inc++) {
+            nb_pool2d_opts o = opts_of(2, 2, 1, 1, 1, 1, 1, 1);
+            o.count_include_pad = inc;
+            char want[160], sx[64];
+            snprintf(want, sizeof want, "%s: input %s has empty image planes (H and W must "
+                     "be at least 1)", name, nb_tensor_shape_str(x, sx, sizeof sx));
+            assert_error(pool(x, &o), NB_ERR_SHAPE, want);
+            o = nb_pool2d_default(1, 1); /* no padding: the same rule */
+            assert_error(pool(x, &o), NB_ERR_SHAPE, want);
+        }
+        nb_tensor_free(x);
+    }
+    nb_tensor *e = nb_tensor_zeros(NB_SHAPE(2, 0, 3, 3));
+    nb_pool2d_opts o = opts_of(2, 2, 1, 1, 1, 1, 1, 1);
+    nb_tensor *y = pool(e, &o);
+    cr_assert_not_null(y, "%s: %s", name, nb_error());
+    cr_assert(y->shape[0] == 2 && y->shape[1] == 0 && y->shape[2] == 4 && y->shape[3] == 4);
+    nb_tensor_free(e);
+}
+
+/* Extreme options: a kernel of 2^30 + 1 with pads of 2^29 on the 1x1 image {2} (one
+ * window, clipped to the pixel: not 2^60 taps; want_incl and want_excl are its value
+ * with each divisor rule), a stride of INT_MAX, and INT_MAX / INT_MIN options
+ * rejected. */
+static inline void check_pool_extreme_options(pool2d_fn pool, const char *name,
+                                              double want_incl, double want_excl)
+{
+    nb_tensor *x = nb_tensor_from(NB_SHAPE(1, 1, 1, 1), (float[]){2.0f});
+    cr_assert_eq(nb_tensor_set_requires_grad(x, true), NB_OK);
+    const int K = (1 << 30) + 1, Pd = 1 << 29;
+    for (int inc = 0; inc < 2; inc++) {
+        nb_pool2d_opts o = opts_of(K, K, 1, 1, Pd, Pd, Pd, Pd);
+        o.count_include_pad = inc;
+        nb_tensor_zero_grad(x);
+        nb_tensor *y = pool(x, &o);
+        cr_assert_not_null(y, "%s: %s", name, nb_error());
+        cr_assert(y->size == 1 && y->shape[2] == 1 && y->shape[3] == 1, "%s", name);
+        double want = inc ? want_incl : want_excl;
+        cr_assert_float_eq(y->data[0], want, 1e-6 * fabs(want) + 1e-30, "%s inc %d", name,
+                           inc);
+        cr_assert_eq(nb_backward(y), NB_OK, "%s", nb_error());
+        cr_assert_float_eq(x->grad->data[0], want / 2.0, 1e-6 * fabs(want) + 1e-30,
+                           "%s: the gradient of a linear window", name);
+    }
+    nb_tensor *x2 = rand_tensor(NB_SHAPE(1, 2, 5, 6), -1, 1, 3, false);
+    nb_pool2d_opts o = opts_of(2, 2, INT_MAX, INT_MAX, 0, 0, 0, 0);
+    nb_tensor *y = pool(x2, &o);
+    cr_assert_not_null(y, "%s: %s", name, nb_error());
+    cr_assert(y->shape[2] == 1 && y->shape[3] == 1, "%s: stride INT_MAX, one window", name);
+    char want[96];
+    snprintf(want, sizeof want, "%s: kernel %dx2 is larger than the padded input", name,
+             INT_MAX);
+    o = opts_of(INT_MAX, 2, 1, 1, 0, 0, 0, 0);
+    assert_error(pool(x2, &o), NB_ERR_SHAPE, want);
+    o = opts_of(2, 2, 1, 1, INT_MAX, 0, 0, 0);
+    assert_error(pool(x2, &o), NB_ERR_ARG, "must be at most half the kernel");
+    o = opts_of(2, 2, INT_MIN, 1, 0, 0, 0, 0);
+    assert_error(pool(x2, &o), NB_ERR_ARG, "must be positive");
+    o = opts_of(INT_MIN, 2, 1, 1, 0, 0, 0, 0);
+    assert_error(pool(x2, &o), NB_ERR_ARG, "must be positive");
+    nb_tensor_free(x);
+    nb_tensor_free(x2);
 }
 
 #endif /* NABLA_TESTS_OPS_POOL2D_TESTS_H */

@@ -160,3 +160,14 @@ Test(avg_pool2d, errors)
                  "avg_pool2d: padding 2 must be at most half the kernel 3");
     nb_tensor_free(x);
 }
+
+Test(avg_pool2d, empty_image_planes_are_an_error)
+{
+    check_pool_empty_planes(nb_avg_pool2d, "avg_pool2d");
+}
+
+Test(avg_pool2d, extreme_options)
+{
+    const double k = (double)((1 << 30) + 1);
+    check_pool_extreme_options(nb_avg_pool2d, "avg_pool2d", 2.0 / (k * k), 2.0);
+}

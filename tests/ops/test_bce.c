@@ -130,3 +130,38 @@ Test(bce, errors)
     nb_tensor_free(a);
     nb_tensor_free(b);
 }
+
+/* NaN in, NaN out: p = NaN, or p outside [0, 1], gives a NaN loss and NaN gradients
+ * (the clamp at -100 used to turn them into a loss of 100 and a gradient of 0), for
+ * every reduction; p in [0, 1] next to them keeps its clamped, finite values. */
+Test(bce, nan_and_out_of_range_p_give_nan)
+{
+    const float pv[] = {NAN, 1.5f, -0.25f, INFINITY, -INFINITY, 1.0f + 1e-7f, 0.0f, 1.0f};
+    const float yv[] = {1, 1, 0, 0, 1, 0, 1, 0};
+    nb_tensor *p = nb_tensor_from(NB_SHAPE(8), pv);
+    nb_tensor *y = nb_tensor_from(NB_SHAPE(8), yv);
+    cr_assert_eq(nb_tensor_set_requires_grad(p, true), NB_OK);
+    cr_assert_eq(nb_tensor_set_requires_grad(y, true), NB_OK);
+    nb_tensor *seed = nb_tensor_ones(NB_SHAPE(8));
+    nb_tensor *l = nb_bce(p, y, NB_REDUCE_NONE);
+    cr_assert_not_null(l, "%s", nb_error());
+    cr_assert_eq(nb_backward_seed(l, seed), NB_OK, "%s", nb_error());
+    for (int i = 0; i < 6; i++) {
+        cr_assert(isnan(l->data[i]), "loss[%d] = %g for p = %g", i, l->data[i], pv[i]);
+        cr_assert(isnan(p->grad->data[i]), "dp[%d] = %g", i, p->grad->data[i]);
+        cr_assert(isnan(y->grad->data[i]), "dy[%d] = %g", i, y->grad->data[i]);
+    }
+    cr_assert_eq(l->data[6], 100.0f, "p = 0 with y = 1 stays clamped");
+    cr_assert_eq(l->data[7], 100.0f);
+    cr_assert(isfinite(p->grad->data[6]) && isfinite(p->grad->data[7]));
+    for (int r = NB_REDUCE_MEAN; r <= NB_REDUCE_SUM; r++) {
+        nb_tensor_zero_grad(p);
+        nb_tensor *s = nb_bce(p, y, (nb_reduction)r);
+        cr_assert(s && isnan(s->data[0]), "reduction %d", r);
+        cr_assert_eq(nb_backward(s), NB_OK, "%s", nb_error());
+        cr_assert(isnan(p->grad->data[0]) && isfinite(p->grad->data[6]));
+    }
+    nb_tensor_free(p);
+    nb_tensor_free(y);
+    nb_tensor_free(seed);
+}

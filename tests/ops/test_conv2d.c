@@ -1,6 +1,7 @@
 /* conv2d: forward and gradients against a direct convolution in double, finite
  * differences over a grid of strides, paddings, dilations, groups and batch sizes,
  * bit-identical results for 1 and 2 threads, and every error. */
+#include <limits.h>
 #include <string.h>
 
 #include "../common.h"
@@ -479,4 +480,103 @@ Test(conv2d, errors)
     nb_tensor *ts[] = {x, w, w3, x3, w0, b4, b5, b41, w7, w31};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
         nb_tensor_free(ts[i]);
+}
+
+/* Options at the ends of int: the output size was int64 overflow (UB) with every pad at
+ * INT_MAX; now each is checked, and what fits still runs. */
+Test(conv2d, extreme_options)
+{
+    nb_tensor *x = rand_tensor(NB_SHAPE(1, 2, 4, 5), -1, 1, 40, false);
+    nb_tensor *w = rand_tensor(NB_SHAPE(3, 2, 2, 2), -1, 1, 41, true);
+    nb_conv2d_opts o = nb_conv2d_default();
+    o.pad_top = o.pad_bottom = o.pad_left = o.pad_right = INT_MAX;
+    assert_error(nb_conv2d(x, w, NB_NONE, &o), NB_ERR_SHAPE, "conv2d: output planes of "
+                 "4294967297x4294967298 pixels (input [1,2,4,5], padding top 2147483647");
+    o.stride_h = o.stride_w = INT_MAX; /* 3 x 3 windows, almost all padding */
+    nb_tensor *y = nb_conv2d(x, w, NB_NONE, &o);
+    cr_assert_not_null(y, "%s", nb_error());
+    cr_assert(y->shape[2] == 3 && y->shape[3] == 3, "[%lld,%lld]", (long long)y->shape[2],
+              (long long)y->shape[3]);
+    /* Window (i, j) starts at i INT_MAX - INT_MAX: only i, j = 1 reach the image. */
+    for (int64_t k = 0; k < 3; k++)
+        for (int64_t i = 0; i < 3; i++)
+            for (int64_t j = 0; j < 3; j++) {
+                double want = 0;
+                for (int64_t c = 0; c < 2; c++)
+                    for (int64_t a = 0; a < 2; a++)
+                        for (int64_t bb = 0; bb < 2; bb++) {
+                            int64_t h = i * INT_MAX - INT_MAX + a, v = j * INT_MAX - INT_MAX + bb;
+                            if (h >= 0 && h < 4 && v >= 0 && v < 5)
+                                want += (double)w->data[((k * 2 + c) * 2 + a) * 2 + bb] *
+                                        x->data[(c * 4 + h) * 5 + v];
+                        }
+                cr_assert_float_eq(y->data[(k * 3 + i) * 3 + j], want, 1e-5, "[%lld,%lld,%lld]",
+                                   (long long)k, (long long)i, (long long)j);
+            }
+    cr_assert_eq(nb_backward(nb_sum(y)), NB_OK, "%s", nb_error());
+
+    o = nb_conv2d_default();
+    o.dilation_h = o.dilation_w = INT_MAX;
+    assert_error(nb_conv2d(x, w, NB_NONE, &o), NB_ERR_SHAPE, "is larger than the padded input");
+    o.pad_top = o.pad_bottom = o.pad_left = o.pad_right = INT_MAX; /* extent 2^31: fits */
+    o.stride_h = o.stride_w = INT_MAX;
+    y = nb_conv2d(x, w, NB_NONE, &o);
+    cr_assert_not_null(y, "%s", nb_error());
+    cr_assert(y->shape[2] == 2 && y->shape[3] == 2);
+
+    /* A kernel whose extent dilation (kH - 1) + 1 is beyond 2^48. */
+    nb_tensor *tall = nb_tensor_zeros(NB_SHAPE(1, 2, (1 << 17) + 2, 1));
+    o = nb_conv2d_default();
+    o.dilation_h = INT_MAX;
+    assert_error(nb_conv2d(x, tall, NB_NONE, &o), NB_ERR_SHAPE,
+                 "conv2d: kernel [1,2,131074,1] with dilation 2147483647x1 spans more than "
+                 "2^48 pixels");
+    o = nb_conv2d_default();
+    o.stride_h = INT_MIN;
+    assert_error(nb_conv2d(x, w, NB_NONE, &o), NB_ERR_ARG, "strides must be >= 1");
+    o = nb_conv2d_default();
+    o.dilation_w = INT_MIN;
+    assert_error(nb_conv2d(x, w, NB_NONE, &o), NB_ERR_ARG, "dilations must be >= 1");
+    o = nb_conv2d_default();
+    o.pad_bottom = INT_MIN;
+    assert_error(nb_conv2d(x, w, NB_NONE, &o), NB_ERR_ARG, "paddings must be >= 0");
+    o.pad_same = true; /* the pads are ignored */
+    cr_assert_not_null(nb_conv2d(x, w, NB_NONE, &o), "%s", nb_error());
+    o = nb_conv2d_default();
+    o.groups = INT_MAX;
+    assert_error(nb_conv2d(x, w, NB_NONE, &o), NB_ERR_ARG, "groups 2147483647 does not divide");
+    o.groups = INT_MIN;
+    assert_error(nb_conv2d(x, w, NB_NONE, &o), NB_ERR_ARG, "groups must be >= 1");
+    nb_tensor_free(x);
+    nb_tensor_free(w);
+    nb_tensor_free(tall);
+}
+
+/* A bias of NULL is an error (NB_NONE means no bias), as the header says. */
+Test(conv2d, null_bias_is_an_error)
+{
+    nb_tensor *x = rand_tensor(NB_SHAPE(1, 1, 3, 3), -1, 1, 42, false);
+    nb_tensor *w = rand_tensor(NB_SHAPE(1, 1, 2, 2), -1, 1, 43, false);
+    nb_error_clear();
+    assert_error(nb_conv2d(x, w, NULL, NULL), NB_ERR_NULL, "conv2d: input 2 (bias) is NULL");
+    nb_tensor_free(x);
+    nb_tensor_free(w);
+}
+
+/* A column matrix beyond 2^48 floats is an error before anything is read: x and w are
+ * headers over a small buffer (shape() rejects them first). */
+Test(conv2d, column_matrix_too_large)
+{
+    float buf[4] = {0};
+    const int64_t C = (int64_t)1 << 38;
+    nb_tensor *x = nb_tensor_wrap(NB_SHAPE(1, C, 1, 1), buf);
+    nb_tensor *w = nb_tensor_wrap(NB_SHAPE(1, C, 1, 1), buf);
+    cr_assert(x && w, "%s", nb_error());
+    nb_conv2d_opts o = nb_conv2d_default();
+    o.pad_top = 1; /* not the direct 1x1 path: a column matrix of 2^38 rows */
+    assert_error(nb_conv2d(x, w, NB_NONE, &o), NB_ERR_SHAPE,
+                 "conv2d: the column matrix of [1,274877906944,1,1] with weight "
+                 "[1,274877906944,1,1] (274877906944 rows, 2 columns per image) is too large");
+    nb_tensor_free(x);
+    nb_tensor_free(w);
 }

@@ -253,3 +253,31 @@ Test(max_pool2d, errors)
                  "max_pool2d: padding 1 must be at most half the kernel 1");
     nb_tensor_free(x);
 }
+
+Test(max_pool2d, empty_image_planes_are_an_error)
+{
+    check_pool_empty_planes(nb_max_pool2d, "max_pool2d");
+}
+
+Test(max_pool2d, extreme_options)
+{
+    check_pool_extreme_options(nb_max_pool2d, "max_pool2d", 2.0, 2.0);
+}
+
+/* Arg-max offsets are int32: a plane of 2^32 pixels is an error (x is a header over a
+ * small buffer: nothing is read), an empty batch of such planes is not. */
+Test(max_pool2d, planes_beyond_int32_offsets)
+{
+    float buf[4] = {0};
+    nb_tensor *x = nb_tensor_wrap(NB_SHAPE(1, 1, 1 << 16, 1 << 16), buf);
+    nb_tensor *e = nb_tensor_zeros(NB_SHAPE(0, 1, 1 << 16, 1 << 16));
+    cr_assert(x && e, "%s", nb_error());
+    nb_pool2d_opts o = nb_pool2d_default(2, 2);
+    assert_error(nb_max_pool2d(x, &o), NB_ERR_SHAPE,
+                 "max_pool2d: an image plane of [1,1,65536,65536] has more than 2^31 - 1 pixels");
+    nb_tensor *y = nb_max_pool2d(e, &o);
+    cr_assert_not_null(y, "%s", nb_error());
+    cr_assert(y->shape[0] == 0 && y->shape[2] == 1 << 15 && y->shape[3] == 1 << 15);
+    nb_tensor_free(x);
+    nb_tensor_free(e);
+}
