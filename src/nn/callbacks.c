@@ -278,8 +278,8 @@ static nb_status expand(const char *pattern, int64_t epoch, char *buf, size_t n)
             w = snprintf(buf + k, n - k, "%c", *p);
         }
         if (w < 0 || (size_t)w >= n - k)
-            return nb_set_error(NB_ERR_ARG, "checkpoint: the path for '%s' is longer than %zu "
-                                "bytes", pattern, n - 1);
+            return nb_set_error(NB_ERR_ARG, "checkpoint: the path for '%.40s...' is longer than "
+                                "%zu bytes", pattern, n - 1);
         k += (size_t)w;
     }
     buf[k] = '\0';

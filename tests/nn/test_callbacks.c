@@ -93,6 +93,8 @@ Test(callbacks, early_stopping_modes_min_delta_and_errors)
                  "accuracy)");
     nb_callback_free(es);
     assert_error(nb_early_stopping(.patience = -1), NB_ERR_ARG, "early_stopping: need patience >= 0");
+    assert_error(nb_early_stopping(.mode = (nb_monitor_mode)5), NB_ERR_ARG,
+                 "a known mode (got 5)");
     cr_assert_eq(nb_early_stopping_stopped_epoch(NULL), -1);
     nb_tensor_free(x);
     nb_tensor_free(y);
@@ -238,6 +240,13 @@ Test(callbacks, checkpoint_calls_the_save_function)
     nb_callback_free(ck);
     assert_error(nb_checkpoint(.filepath = "x"), NB_ERR_ARG,
                  "checkpoint: needs a filepath and a save function");
+    char longpath[600];
+    memset(longpath, 'p', sizeof longpath - 1);
+    longpath[599] = '\0';
+    ck = nb_checkpoint(.filepath = longpath, .save = save_fn, .ud = &sv);
+    assert_error(nb_fit(m, x, y, .epochs = 1, .callbacks = {ck}), NB_ERR_ARG,
+                 "is longer than 511 bytes");
+    nb_callback_free(ck);
     nb_tensor_free(x);
     nb_tensor_free(y);
     nb_model_free(m);

@@ -78,6 +78,11 @@ Test(history, columns_values_and_csv)
     remove(path);
     assert_status(nb_history_write_csv(h, "/nonexistent/dir/h.csv"), NB_ERR_IO,
                   "history_write_csv: cannot open '/nonexistent/dir/h.csv' for writing");
+    assert_error(nb_history_new(NULL, 1), NB_ERR_NULL, "history_new: columns is NULL");
+    assert_status(nb_history_append(h, NULL), NB_ERR_NULL, "history_append: logs is NULL");
+    assert_status(nb_history_write_svg(NULL, path, NULL), NB_ERR_NULL,
+                  "history_write_svg: history is NULL");
+    assert_status(nb_history_write_csv(h, NULL), NB_ERR_NULL, "history_write_csv: path is NULL");
     nb_history_free(h);
     rmdir(dir);
 }

@@ -262,3 +262,54 @@ Test(layer, weight_errors)
                                       .forward = identity_forward};
     assert_error(nb_layer_new(&many, NULL), NB_ERR_ARG, "layer_new: X takes 9 inputs");
 }
+
+/* A layer of two inputs: y = a * sigmoid(b w), w [features]. */
+static nb_status gate_build(nb_layer *l, nb_tensor *const *x)
+{
+    nb_tensor **w = nb_layer_state(l);
+    *w = nb_layer_add_weight(l, "w", NB_SHAPE(x[1]->shape[x[1]->ndim - 1]), NB_UNIFORM(0.5f, 1.5f));
+    return *w ? NB_OK : nb_error_code();
+}
+
+static nb_tensor *gate_forward(nb_layer *l, nb_tensor *const *x, bool training)
+{
+    (void)training;
+    nb_tensor **w = nb_layer_state(l);
+    return nb_mul(x[0], nb_sigmoid(nb_mul(x[1], *w)));
+}
+
+static const nb_layer_def gate_def = {.type = "Gate", .name = "gate", .n_inputs = 2,
+                                      .state_size = sizeof(nb_tensor *), .build = gate_build,
+                                      .forward = gate_forward};
+
+static nb_tensor *gate_fn(nb_tensor *const *in, void *ud)
+{
+    return nb_layer_call_n(ud, (nb_tensor *[]){in[0], in[1]}, 2);
+}
+
+static nb_tensor *gate_model(nb_model *m, nb_tensor *const *x, int n, void *ud)
+{
+    (void)ud;
+    return nb_layer_call_n(nb_model_layer_at(m, 0), x, n);
+}
+
+Test(layer, a_layer_of_two_inputs)
+{
+    nb_model *m = nb_model_new(gate_model, &(nb_model_opts){.n_inputs = 2});
+    nb_layer *g = nb_model_add(m, nb_layer_new(&gate_def, NULL));
+    cr_assert_not_null(g, "%s", nb_error());
+    nb_tensor *a = rand_tensor(NB_SHAPE(3, 4), -1, 1, 1, true);
+    nb_tensor *b = rand_tensor(NB_SHAPE(3, 4), -1, 1, 2, true);
+    nb_tensor *y = nb_model_forward_n(m, (nb_tensor *[]){a, b}, 2);
+    assert_shape(y, NB_SHAPE(3, 4));
+    const nb_tensor *w = nb_layer_weight(g, "w");
+    for (int i = 0; i < 12; i++)
+        cr_assert_float_eq(y->data[i], a->data[i] / (1 + exp(-(double)b->data[i] * w->data[i % 4])),
+                           1e-6);
+    nb_tensor *in[3] = {a, b, nb_layer_weight(g, "w")};
+    assert_gradcheck(gate_fn, in, 3, g, NULL, "gate");
+    assert_error(nb_layer_call(g, a), NB_ERR_ARG, "gate: takes 2 inputs, got 1");
+    nb_tensor_free(a);
+    nb_tensor_free(b);
+    nb_model_free(m);
+}

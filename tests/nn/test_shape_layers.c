@@ -25,6 +25,8 @@ Test(shape_layers, global_average_pooling2d)
     nb_layer *l = nb_model_layer_at(m, 0);
     cr_assert_str_eq(nb_layer_name(l), "global_average_pooling2d");
     cr_assert_str_eq(nb_layer_type(l), "GlobalAveragePooling2D");
+    cr_assert_eq(nb_layer_param_count(l, false), 0);
+    cr_assert_eq(nb_params_count(nb_model_params(m)), 0);
     nb_tensor *x = rand_tensor(NB_SHAPE(2, 3, 4, 5), -1, 1, 2, true);
     nb_tensor *y = nb_model_forward(m, x);
     assert_shape(y, NB_SHAPE(2, 3));
@@ -55,6 +57,7 @@ Test(shape_layers, activation)
         nb_model *m = one_layer_model(nb_activation(k), NB_SHAPE(5));
         nb_layer *l = nb_model_layer_at(m, 0);
         cr_assert_str_eq(nb_layer_type(l), "Activation");
+        cr_assert_eq(nb_layer_param_count(l, false), 0);
         nb_tensor *x = rand_tensor(NB_SHAPE(3, 5), -2, 2, 3, true);
         nb_tensor *y = nb_model_forward(m, x);
         nb_tensor *want = nb_activate(x, k, NULL);
