@@ -22,7 +22,6 @@
 #include <assert.h>
 #include <omp.h>
 #include <string.h>
-#include <stdlib.h>
 
 #include "nabla/op.h"
 #include "nabla/kernels.h"
@@ -303,13 +302,9 @@ static gemm_arch gemm_arch_get(void)
 {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
-        gemm_arch g = {kernel_avx512, pack_sliver_avx2, AVX512_MR, AVX512_NR, 240, 384, 4096};
-        if (getenv("GEMM_MC")) g.MC = atoi(getenv("GEMM_MC"));
-        if (getenv("GEMM_KC")) g.KC = atoi(getenv("GEMM_KC"));
-        if (getenv("GEMM_NC")) g.NC = atoi(getenv("GEMM_NC"));
-        return g;
-    }
+    if (__builtin_cpu_supports("avx512f"))
+        return (gemm_arch){kernel_avx512, pack_sliver_avx2, AVX512_MR, AVX512_NR, 240, 384,
+                           4096};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return (gemm_arch){kernel_avx2, pack_sliver_avx2, AVX2_MR, AVX2_NR, 144, 256, 4096};
 #endif
