@@ -79,4 +79,15 @@ static inline void assert_gradcheck(nb_gradcheck_fn f, nb_tensor *const *inputs,
                   nb_error(), (needle));                                                 \
     } while (0)
 
+/* Asserts that a call returning nb_status gives `code` and a message containing
+ * `needle`. */
+#define assert_status(call, code, needle)                                                \
+    do {                                                                                 \
+        nb_status st_ = (call);                                                          \
+        cr_assert_eq(st_, (code), "status %s, message: %s", nb_status_str(st_),          \
+                     nb_error());                                                        \
+        cr_assert(strstr(nb_error(), (needle)) != NULL, "message \"%s\" lacks \"%s\"",   \
+                  nb_error(), (needle));                                                 \
+    } while (0)
+
 #endif /* NABLA_TESTS_COMMON_H */

@@ -582,6 +582,19 @@ void nb_model_step_reset(nb_model *m);
 /* Training steps ended so far (what Dropout's masks are keyed on). */
 int64_t nb_model_steps(const nb_model *m);
 
+/* Where training stands: epochs completed, training steps taken, and the shuffling
+ * seed of the fit that got there (epoch e's order depends only on (seed, e)). fit keeps
+ * it current; nb_model_save writes it and nb_model_load restores it, so that
+ * nb_fit(m, x, y, .epochs = n, .resume = true) after a load continues exactly where the
+ * saved run was. nb_model_set_position: NB_ERR_ARG for a negative epoch or steps. */
+typedef struct nb_train_position {
+    int64_t epoch;
+    int64_t steps;
+    uint64_t seed;
+} nb_train_position;
+nb_train_position nb_model_position(const nb_model *m);
+nb_status nb_model_set_position(nb_model *m, nb_train_position pos);
+
 /* ---- metrics and logs ---- */
 
 #define NB_LOGS_MAX (2 * (NB_MAX_METRICS + 1))
@@ -620,7 +633,8 @@ typedef struct nb_callback nb_callback;
 
 /* What fit tells callbacks when it starts. */
 typedef struct nb_fit_info {
-    int64_t epochs;            /* epochs asked for */
+    int64_t epochs;            /* the epoch training runs until */
+    int64_t initial_epoch;     /* the first epoch it runs (0 unless resumed) */
     int64_t steps;             /* batches per epoch */
     int64_t samples, val_samples;
     int64_t batch_size;
@@ -699,12 +713,12 @@ nb_callback *nb_lr_scheduler_new(nb_lr_scheduler_opts opts);
 #define nb_lr_scheduler(...) nb_lr_scheduler_new((nb_lr_scheduler_opts){__VA_ARGS__})
 
 /* ModelCheckpoint: after every epoch (or only when the monitored value improves, with
- * save_best_only) calls save(m, path, ud) with `filepath` in which "{epoch}" becomes
- * the epoch number counted from 1, as Keras does. save is yours until nabla's
- * checkpoint format lands (nabla/io.h). */
+ * save_best_only) saves the model to `filepath`, in which "{epoch}" becomes the epoch
+ * number counted from 1, as Keras does: with nb_model_save (weights, buffers, optimizer
+ * state and the training position, atomically) unless you give your own save. */
 typedef struct nb_checkpoint_opts {
     const char *filepath;          /* e.g. "ckpt-{epoch}.bin"; at most 511 bytes expanded */
-    nb_status (*save)(nb_model *m, const char *path, void *ud);
+    nb_status (*save)(nb_model *m, const char *path, void *ud);   /* NULL: nb_model_save */
     void *ud;
     const char *monitor;           /* default "val_loss" (save_best_only) */
     bool save_best_only;
@@ -724,7 +738,10 @@ nb_callback *nb_progbar_new(FILE *out, int verbose);
 #define NB_MAX_CALLBACKS 8
 
 typedef struct nb_fit_opts {
-    int64_t epochs;                /* default 1 */
+    int64_t epochs;                /* train until this epoch (Keras's epochs); default 1 */
+    int64_t initial_epoch;         /* start at this epoch (Keras's initial_epoch) */
+    bool resume;                   /* start at the model's position: its epoch, and its
+                                      seed (this seed is ignored) -- after nb_model_load */
     int64_t batch_size;            /* default 32 */
     bool no_shuffle;               /* Keras shuffles by default, every epoch */
     uint64_t seed;                 /* epoch e's order depends only on (seed, e) */
@@ -771,6 +788,27 @@ nb_status nb_model_evaluate_n(nb_model *m, nb_tensor *const *xs, int n, nb_tenso
 nb_tensor *nb_model_predict(nb_model *m, nb_tensor *x, const nb_eval_opts *opts);
 nb_tensor *nb_model_predict_n(nb_model *m, nb_tensor *const *xs, int n,
                               const nb_eval_opts *opts);
+
+/* ==== saving and loading ================================================================ */
+
+/* Saves the model to `path` as a safetensors checkpoint (nabla/io.h), atomically: every
+ * weight and buffer under its store name ("dense_1.kernel"), the optimizer's state
+ * under "optimizer." (if the model is compiled and built), and in the metadata the
+ * training position ("nabla.epoch", "nabla.steps", "nabla.seed"), the model's seed
+ * ("nabla.model_seed": Dropout's masks are drawn from it), the learning rate ("nabla.lr")
+ * and the model's name. Readable by any safetensors reader. NB_ERR_STATE for
+ * a model that is not built; the errors of nb_checkpoint_save. */
+nb_status nb_model_save(nb_model *m, const char *path);
+
+/* Loads a checkpoint made by nb_model_save (or any safetensors file with the model's
+ * tensor names and shapes) into a built model: its weights and buffers, the optimizer's
+ * state and learning rate if the file has them and the model is compiled, the training
+ * position (nb_model_position) and the model's seed, so that a resumed fit is exact. The file is
+ * checked in full before anything changes: a tensor of another shape is named with both
+ * shapes, a missing or extra tensor is named; on error the model is unchanged.
+ * NB_ERR_STATE for a model that is not built (build it with nb_model_build, or run one
+ * batch through it, first). */
+nb_status nb_model_load(nb_model *m, const char *path);
 
 /* ==== history and training curves ======================================================= */
 

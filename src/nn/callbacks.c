@@ -311,7 +311,7 @@ static nb_status ckpt_epoch_end(nb_callback *cb, nb_model *m, int64_t epoch, con
     nb_status s = expand(c->o.filepath, epoch, path, sizeof path);
     if (s != NB_OK)
         return s;
-    s = c->o.save(m, path, c->o.ud);
+    s = c->o.save ? c->o.save(m, path, c->o.ud) : nb_model_save(m, path);
     if (s != NB_OK && nb_error_code() == NB_OK)
         nb_set_error(s, "checkpoint: saving '%s' failed", path);
     return s;
@@ -319,8 +319,8 @@ static nb_status ckpt_epoch_end(nb_callback *cb, nb_model *m, int64_t epoch, con
 
 nb_callback *nb_checkpoint_new(nb_checkpoint_opts opts)
 {
-    if (!opts.filepath || !opts.save) {
-        nb_set_error(NB_ERR_ARG, "checkpoint: needs a filepath and a save function");
+    if (!opts.filepath) {
+        nb_set_error(NB_ERR_ARG, "checkpoint: needs a filepath");
         return NULL;
     }
     if (!opts.monitor)

@@ -205,6 +205,17 @@ nb_history *nb_model_fit_n(nb_model *m, nb_tensor *const *xs, int n, nb_tensor *
         o.batch_size = 32;
     if (!o.out)
         o.out = stdout;
+    if (o.resume) {
+        nb_train_position pos = nb_model_position(m);
+        o.initial_epoch = pos.epoch;
+        o.seed = pos.seed;
+    }
+    if (o.epochs >= 0 && (o.initial_epoch < 0 || o.initial_epoch > o.epochs)) {
+        nb_set_error(NB_ERR_ARG, "%s: initial_epoch %lld must be in [0, epochs = %lld]%s", who,
+                     (long long)o.initial_epoch, (long long)o.epochs,
+                     o.resume ? " (the model's position, from nb_model_load)" : "");
+        return NULL;
+    }
     if (o.epochs < 0 || o.batch_size < 0 || !(o.validation_split >= 0 && o.validation_split < 1) ||
         o.verbose < 0 || o.verbose > 2 || !(o.clip_norm >= 0 && isfinite(o.clip_norm))) {
         nb_set_error(NB_ERR_ARG, "%s: bad options: epochs %lld, batch_size %lld, "
@@ -271,13 +282,16 @@ nb_history *nb_model_fit_n(nb_model *m, nb_tensor *const *xs, int n, nb_tensor *
     for (int i = 0; i < NB_MAX_CALLBACKS && o.callbacks[i]; i++)
         list.cb[list.n++] = o.callbacks[i];
 
-    nb_fit_info info = {.epochs = o.epochs, .steps = s == NB_OK ? nb_batches_count(tr->it[0]) : 0,
+    nb_fit_info info = {.epochs = o.epochs, .initial_epoch = o.initial_epoch, .steps = s == NB_OK ? nb_batches_count(tr->it[0]) : 0,
                         .samples = feed_samples(tr), .val_samples = has_val ? feed_samples(&val) : 0,
                         .batch_size = o.batch_size, .verbose = o.verbose, .out = o.out};
     nb_model_set_stop_training(m, false);
     CALL(&list, on_train_begin, m, &info);
     bool training = nb_model_set_training(m, true);
-    for (int64_t epoch = 0; epoch < o.epochs && s == NB_OK && !nb_model_stopping(m); epoch++) {
+    nb_train_position pos = nb_model_position(m);
+    pos.seed = o.seed;
+    for (int64_t epoch = o.initial_epoch; epoch < o.epochs && s == NB_OK && !nb_model_stopping(m);
+         epoch++) {
         s = feed_start(tr, epoch);
         if (s == NB_OK)
             s = nb_model_metrics_reset(m, &logs);
@@ -300,6 +314,11 @@ nb_history *nb_model_fit_n(nb_model *m, nb_tensor *const *xs, int n, nb_tensor *
             nb_logs_add_validation(&epoch_logs, &val_logs);
         }
         s = nb_history_append(h, &epoch_logs);
+        /* Where training stands, for a checkpoint saved by an epoch-end callback. */
+        pos.epoch = epoch + 1;
+        pos.steps = nb_model_steps(m);
+        if (s == NB_OK)
+            s = nb_model_set_position(m, pos);
         CALL(&list, on_epoch_end, m, epoch, &epoch_logs);
     }
     nb_model_set_training(m, training);

@@ -349,6 +349,24 @@ void nb_model_step_reset(nb_model *m)
 
 int64_t nb_model_steps(const nb_model *m) { return m ? m->steps : 0; }
 
+nb_train_position nb_model_position(const nb_model *m)
+{
+    return m ? (nb_train_position){m->epoch, m->steps, m->fit_seed} : (nb_train_position){0};
+}
+
+nb_status nb_model_set_position(nb_model *m, nb_train_position pos)
+{
+    if (!m)
+        return nb_set_error(NB_ERR_NULL, "model_set_position: model is NULL");
+    if (pos.epoch < 0 || pos.steps < 0)
+        return nb_set_error(NB_ERR_ARG, "%s: model_set_position: epoch %lld and steps %lld "
+                            "must be >= 0", m->name, (long long)pos.epoch, (long long)pos.steps);
+    m->epoch = pos.epoch;
+    m->steps = pos.steps;
+    m->fit_seed = pos.seed;
+    return NB_OK;
+}
+
 /* ---- queries and modes ---- */
 
 const char *nb_model_name(const nb_model *m) { return m ? m->name : NULL; }

@@ -36,6 +36,8 @@ struct nb_model {
     nb_params *ps;
     bool built, building, training, stop;
     int64_t steps;
+    int64_t epoch;        /* epochs completed (the training position) */
+    uint64_t fit_seed;    /* the shuffling seed of the fit that got there */
     /* The sample shapes it was built for. */
     int in_ndim[NB_MODEL_MAX_INPUTS];
     int64_t in_shape[NB_MODEL_MAX_INPUTS][NB_MAX_DIMS];

@@ -60,15 +60,6 @@ static inline void assert_shape(const nb_tensor *t, int ndim, const int64_t *sha
     cr_assert_str_eq(got, want, "shape %s, expected %s", got, want);
 }
 
-/* Asserts status `s` is `code` and the message contains `needle`. */
-#define assert_status(s, code, needle)                                                   \
-    do {                                                                                 \
-        nb_status s_ = (s);                                                              \
-        cr_assert_eq(s_, (code), "status %s, message: %s", nb_status_str(s_), nb_error()); \
-        cr_assert(strstr(nb_error(), (needle)) != NULL, "message \"%s\" lacks \"%s\"",   \
-                  nb_error(), (needle));                                                 \
-    } while (0)
-
 /* Everything f wrote to a FILE, as a malloc'd string the caller frees. */
 static inline char *capture(nb_status (*f)(void *ud, FILE *out), void *ud, nb_status *status)
 {
