@@ -25,6 +25,7 @@
 
 #include "nabla/op.h"
 #include "nabla/kernels.h"
+#include "nabla/parallel.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -441,6 +442,127 @@ static void gemm_blocked(const gemm_job *j, int tid, int nth)
     }
 }
 
+/* ---- thin products: N <= THIN_N ---------------------------------------------------------
+ *
+ * A product with a few columns (a layer with 1 or 10 outputs, a GEMV) would waste most of
+ * an NR-wide tile. Here every element of C is one fixed-order sum instead:
+ *   - op(A) = A (rows contiguous in k): op(B)^T is copied to Bt [N, K], and C[i][j] is a
+ *     dot product of A's row i and Bt's row j, accumulated in 16 lanes (lane k mod 16)
+ *     folded in a fixed tree;
+ *   - op(A) = A^T (A is K x M): C[i][j] for 64 consecutive i at a time, adding
+ *     A[k][i] op(B)[k][j] for k = 0, 1, ... in order.
+ * Rows of C are split across threads in fixed blocks; each element's order never
+ * depends on the thread count. target_clones picks AVX-512, AVX2 or plain code at load
+ * time. */
+#define THIN_N 16
+#define THIN_LANES 16
+#define THIN_ROWS 64
+
+/* Folds 16 lanes in a fixed tree. */
+static inline float fold16(const float *l)
+{
+    float a[8];
+    for (int i = 0; i < 8; i++)
+        a[i] = l[i] + l[i + 8];
+    for (int i = 0; i < 4; i++)
+        a[i] += a[i + 4];
+    return (a[0] + a[2]) + (a[1] + a[3]);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define THIN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define THIN_CLONES
+#endif
+
+/* C rows [i0, i1), op(A) = A. */
+THIN_CLONES static void thin_rows_nt(int64_t i0, int64_t i1, int64_t N, int64_t K, float alpha,
+                                     const float *A, int64_t lda, const float *Bt, float beta,
+                                     float *C, int64_t ldc)
+{
+    const int64_t K16 = K / THIN_LANES * THIN_LANES;
+    for (int64_t i = i0; i < i1; i++) {
+        const float *a = A + i * lda;
+        for (int64_t j = 0; j < N; j++) {
+            const float *b = Bt + j * K;
+            float lane[THIN_LANES] = {0};
+            for (int64_t k = 0; k < K16; k += THIN_LANES)
+                for (int l = 0; l < THIN_LANES; l++)
+                    lane[l] += a[k + l] * b[k + l];
+            for (int64_t k = K16; k < K; k++)
+                lane[k - K16] += a[k] * b[k];
+            float v = alpha * fold16(lane), *c = C + i * ldc + j;
+            *c = beta == 0.0f ? v : v + beta * *c;
+        }
+    }
+}
+
+/* acc[j][0..THIN_ROWS) += a[0..THIN_ROWS) * b[j] for j < N: the full-width step of
+ * thin_rows_t, a constant trip count so that it vectorises. */
+THIN_CLONES static void thin_axpy_full(int64_t N, const float *restrict a,
+                                       const float *restrict b, float (*restrict acc)[THIN_ROWS])
+{
+    for (int64_t j = 0; j < N; j++) {
+        const float bj = b[j];
+        for (int l = 0; l < THIN_ROWS; l++)
+            acc[j][l] += a[l] * bj;
+    }
+}
+
+/* C rows [i0, i1) (at most THIN_ROWS), op(A) = A^T with A stored K x M. */
+THIN_CLONES static void thin_rows_t(int64_t i0, int64_t i1, int64_t N, int64_t K, float alpha,
+                                    const float *A, int64_t lda, bool trans_b, const float *B,
+                                    int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    const int64_t w = i1 - i0;
+    float acc[THIN_N][THIN_ROWS] = {{0}};
+    float b[THIN_N];
+    for (int64_t k = 0; k < K; k++) {
+        const float *a = A + k * lda + i0;
+        for (int64_t j = 0; j < N; j++)
+            b[j] = trans_b ? B[j * ldb + k] : B[k * ldb + j];
+        if (w == THIN_ROWS) {
+            thin_axpy_full(N, a, b, acc);
+        } else {
+            for (int64_t j = 0; j < N; j++)
+                for (int64_t l = 0; l < w; l++)
+                    acc[j][l] += a[l] * b[j];
+        }
+    }
+    for (int64_t l = 0; l < w; l++)
+        for (int64_t j = 0; j < N; j++) {
+            float v = alpha * acc[j][l], *c = C + (i0 + l) * ldc + j;
+            *c = beta == 0.0f ? v : v + beta * *c;
+        }
+}
+
+static nb_status gemm_thin(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                           float alpha, const float *A, int64_t lda, const float *B,
+                           int64_t ldb, float beta, float *C, int64_t ldc, bool parallel)
+{
+    const int64_t blocks = (M + THIN_ROWS - 1) / THIN_ROWS;
+    if (trans_a) {
+        NB_PARALLEL_FOR_IF(parallel && blocks > 1, t, blocks, {
+            int64_t i0 = t * THIN_ROWS, i1 = i0 + THIN_ROWS < M ? i0 + THIN_ROWS : M;
+            thin_rows_t(i0, i1, N, K, alpha, A, lda, trans_b, B, ldb, beta, C, ldc);
+        });
+        return NB_OK;
+    }
+    nb_step_mark mark = nb_step_mark_get();
+    float *Bt = nb_step_alloc((size_t)(N * K) * sizeof(float));
+    if (!Bt)
+        return NB_ERR_NOMEM;
+    for (int64_t j = 0; j < N; j++)
+        for (int64_t k = 0; k < K; k++)
+            Bt[j * K + k] = trans_b ? B[j * ldb + k] : B[k * ldb + j];
+    NB_PARALLEL_FOR_IF(parallel && blocks > 1, t, blocks, {
+        int64_t i0 = t * THIN_ROWS, i1 = i0 + THIN_ROWS < M ? i0 + THIN_ROWS : M;
+        thin_rows_nt(i0, i1, N, K, alpha, A, lda, Bt, beta, C, ldc);
+    });
+    nb_step_rewind(mark);
+    return NB_OK;
+}
+
 /*
  * C = alpha * op(A) op(B) + beta * C; see nabla/op.h for the contract. op(A) is M x K,
  * op(B) is K x N, C is M x N, all row-major with the given row strides. Returns NB_OK,
@@ -473,6 +595,9 @@ nb_status nb_kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
         gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return NB_OK;
     }
+    if (N <= THIN_N)
+        return gemm_thin(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                         work >= GEMM_PAR_MIN && nb_threads_available());
 
     const gemm_arch g = gemm_arch_get();
     const int64_t MR = g.MR, NR = g.NR;

@@ -127,6 +127,18 @@ Test(gemm, large_and_blocked)
     check_gemm(false, true, true, 13, 4200, 20, 1.0f, 0.0f, 0);
 }
 
+/* Thin products (N <= 16: one fixed-order sum per element of C) on every layout, with
+ * odd sizes, strides and a K that is not a multiple of 16. */
+Test(gemm, thin_columns)
+{
+    static const int64_t Ns[] = {1, 2, 10, 16, 17};
+    for (int t = 0; t < 4; t++)
+        for (size_t n = 0; n < sizeof Ns / sizeof Ns[0]; n++) {
+            check_gemm(false, t & 1, t & 2, 701, Ns[n], 301, 1.0f, 0.0f, t);
+            check_gemm(false, t & 1, t & 2, 65, Ns[n], 1030, -0.5f, 0.5f, 3);
+        }
+}
+
 Test(gemm, ref_grid)
 {
     for (int t = 0; t < 4; t++)
@@ -157,9 +169,9 @@ Test(gemm, empty_k)
 }
 
 /* One GEMM per thread count; the bits of C must not depend on it. */
-static void check_threads_bitwise(bool ta, bool tb, float beta)
+static void check_threads_bitwise_shape(bool ta, bool tb, float beta, int64_t M, int64_t N,
+                                        int64_t K)
 {
-    const int64_t M = 300, N = 200, K = 150;
     int64_t lda = ta ? M : K, ldb = tb ? K : N;
     float *A = rand_matrix(ta ? K : M, lda, lda, 1);
     float *B = rand_matrix(tb ? N : K, ldb, ldb, 2);
@@ -179,10 +191,20 @@ static void check_threads_bitwise(bool ta, bool tb, float beta)
     free(C2);
 }
 
+static void check_threads_bitwise(bool ta, bool tb, float beta)
+{
+    check_threads_bitwise_shape(ta, tb, beta, 300, 200, 150);
+}
+
 Test(gemm, threads_bitwise)
 {
     check_threads_bitwise(false, false, 0.0f);
     check_threads_bitwise(true, true, 1.0f);
+    /* The thin path, parallel over blocks of rows. */
+    for (int t = 0; t < 4; t++) {
+        check_threads_bitwise_shape(t & 1, t & 2, 0.0f, 3000, 1, 700);
+        check_threads_bitwise_shape(t & 1, t & 2, 0.5f, 2100, 10, 333);
+    }
 }
 
 /* An allocator that always fails, so nb_kernel_gemm cannot get packing space. */
