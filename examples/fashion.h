@@ -8,7 +8,8 @@
  * --data DIR, --checkpoint PATH (save after every epoch; "" for none), --resume (load
  * the checkpoint and go on from its epoch), --plot PATH (SVG training curves; "" for
  * none), --quiet (no progress bar), --max-steps N (stop each epoch after N batches,
- * report the time an epoch would take, and test on the first 1000 images), --help.
+ * report the time an epoch would take, and test on the first 1000 images), --dist
+ * (data-parallel over an MPI job, when nabla is built with MPI), --help.
  */
 #ifndef NABLA_EXAMPLES_FASHION_H
 #define NABLA_EXAMPLES_FASHION_H
@@ -20,6 +21,9 @@
 #include <time.h>
 
 #include "nabla.h"
+#ifdef NABLA_WITH_MPI
+#include "nabla/dist.h"
+#endif
 
 #define FASHION_DATA "/usr/share/datasets/fashion-mnist"
 
@@ -30,6 +34,13 @@ typedef struct fashion_args {
     uint64_t seed;
     const char *data, *checkpoint, *plot;
     bool resume, quiet;
+    /* --dist: data-parallel over the MPI job (mpirun -np N); rank 0 prints and saves. */
+    bool dist, root;
+    const nb_fit_hooks *hooks;   /* for nb_fit's .hooks: NULL without --dist */
+#ifdef NABLA_WITH_MPI
+    nb_dist *d;
+    nb_fit_hooks hooks_;
+#endif
 } fashion_args;
 
 static inline void fashion_usage(const fashion_args *a, FILE *f)
@@ -47,10 +58,12 @@ static inline void fashion_usage(const fashion_args *a, FILE *f)
             "  --quiet           no progress bar or per-epoch lines\n"
             "  --max-steps N     stop each epoch after N batches and test on 1000 images\n"
             "                    (for timing)\n"
+            "  --dist            train data-parallel over the MPI job: mpirun -np 2 %s --dist\n"
+            "                    (--batch-size is per process)\n"
             "  --help            this text\n",
             a->prog, (long long)a->epochs, (long long)a->batch_size,
             (unsigned long long)a->seed, a->data, a->checkpoint[0] ? a->checkpoint : "none",
-            a->plot[0] ? a->plot : "none");
+            a->plot[0] ? a->plot : "none", a->prog);
 }
 
 /* Parses argv over the defaults in *a. Returns 0 to run, 1 after --help, -1 on a bad
@@ -67,6 +80,8 @@ static inline int fashion_parse(fashion_args *a, int argc, char **argv)
             a->resume = true;
         } else if (strcmp(f, "--quiet") == 0) {
             a->quiet = true;
+        } else if (strcmp(f, "--dist") == 0) {
+            a->dist = true;
         } else if (!v) {
             fprintf(stderr, "%s: %s needs a value (see --help)\n", a->prog, f);
             return -1;
@@ -107,7 +122,38 @@ static inline int fashion_parse(fashion_args *a, int argc, char **argv)
         fprintf(stderr, "%s: %s\n", a->prog, nb_error());
         return -1;
     }
+    a->root = true;
+    if (a->dist) {
+#ifdef NABLA_WITH_MPI
+        if (!(a->d = nb_dist_init(&argc, &argv)) || nb_dist_fit_hooks(a->d, &a->hooks_) != NB_OK) {
+            fprintf(stderr, "%s: %s\n", a->prog, nb_error());
+            return -1;
+        }
+        a->hooks = &a->hooks_;
+        a->root = nb_dist_is_root(a->d);
+        if (a->root)
+            printf("data-parallel over %d processes, batch %lld each\n", nb_dist_size(a->d),
+                   (long long)a->batch_size);
+#else
+        fprintf(stderr, "%s: --dist needs nabla built with MPI (libopenmpi-dev)\n", a->prog);
+        return -1;
+#endif
+    }
+    /* Other ranks stay quiet: rank 0 speaks for the job. */
+    if (!a->root)
+        a->quiet = true;
     return 0;
+}
+
+/* Ends the MPI job of --dist (a no-op otherwise). */
+static inline void fashion_end(fashion_args *a)
+{
+#ifdef NABLA_WITH_MPI
+    nb_dist_free(a->d);
+    a->d = NULL;
+#else
+    (void)a;
+#endif
 }
 
 /* The training and test sets: images [N, 1, 28, 28] in [0, 1] and labels [N]. */
@@ -229,7 +275,8 @@ static inline int fashion_resume(const fashion_args *a, nb_model *m)
         fprintf(stderr, "%s: %s\n", a->prog, nb_error());
         return -1;
     }
-    printf("resumed from %s at epoch %lld\n", a->checkpoint,
+    if (a->root)
+        printf("resumed from %s at epoch %lld\n", a->checkpoint,
            (long long)nb_model_position(m).epoch);
     return 0;
 }
@@ -237,6 +284,8 @@ static inline int fashion_resume(const fashion_args *a, nb_model *m)
 /* Writes the curves (if asked) and says where the checkpoint and the curves are. */
 static inline int fashion_report_files(const fashion_args *a, const nb_history *h)
 {
+    if (!a->root)
+        return 0;
     if (a->plot[0]) {
         char csv[512];   /* the values beside the picture: x.svg -> x.csv */
         size_t n = strlen(a->plot);

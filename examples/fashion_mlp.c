@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     h = nb_fit(m, x, y, .epochs = a.epochs, .batch_size = a.batch_size, .seed = a.seed,
                .resume = a.resume, .validation_x = a.max_steps ? NULL : xt,
                .validation_y = yt, .verbose = a.quiet ? 0 : 1,
-               .callbacks = {&timer.cb, ckpt});
+               .callbacks = {&timer.cb, ckpt}, .hooks = a.hooks);
     if (!h || fashion_report_files(&a, h) != 0)
         goto done;
 
@@ -62,8 +62,10 @@ int main(int argc, char **argv)
     if (nb_model_evaluate(m, xt, yt, &(nb_eval_opts){.batch_size = 1000}, &logs) != NB_OK ||
         !nb_logs_get(&logs, "accuracy", &accuracy))
         goto done;
-    printf("seconds per epoch: %.3f\n", fashion_seconds_per_epoch(&timer));
-    printf("test accuracy: %.4f\n", accuracy);
+    if (a.root) {
+        printf("seconds per epoch: %.3f\n", fashion_seconds_per_epoch(&timer));
+        printf("test accuracy: %.4f\n", accuracy);
+    }
     /* The claim holds for the full run: 5 epochs of every batch. */
     status = a.epochs >= 5 && !a.max_steps && accuracy < 0.870 ? 1 : 0;
 done:
@@ -74,6 +76,7 @@ done:
     nb_model_free(m);
     nb_dataset_free(train);
     nb_dataset_free(test);
+    fashion_end(&a);
     nb_memory_release();
     return status;
 }

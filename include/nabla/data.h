@@ -97,9 +97,12 @@ typedef struct nb_batch_opts {
     bool shuffle;         /* a new seeded permutation every epoch */
     uint64_t seed;        /* epoch e's permutation depends only on (seed, e) */
     bool drop_last;       /* drop the last partial batch (default: keep it) */
-    /* Data-parallel sharding: each epoch's permutation is cut into shard_count
-     * disjoint, equal slices (the remainder dropped so every shard has the same number
-     * of batches) and this iterator walks slice shard_index. Default 0 of 1. */
+    /* Data-parallel sharding: each epoch's permutation is dealt into shard_count
+     * disjoint, equal shards (the remainder dropped so every shard has the same number
+     * of batches) and this iterator walks shard shard_index: positions shard_index,
+     * shard_index + shard_count, ... of the permutation. So with batch_size b, batch t
+     * of all the shards together is exactly batch t of one unsharded iterator with
+     * batch_size shard_count b. Default 0 of 1. */
     int shard_index, shard_count;
 } nb_batch_opts;
 

@@ -23,6 +23,17 @@
  * identical on every rank, bit for bit, and a run is reproducible run to run for a fixed
  * number of ranks (Open MPI picks the same reduction order for the same sizes).
  *
+ * With the layers module, one call makes fit data-parallel (rank 0 prints and saves;
+ * the logs are reduced over the ranks; a failure on one rank stops all of them):
+ *
+ *     nb_fit_hooks hooks;
+ *     nb_dist_fit_hooks(d, &hooks);
+ *     nb_fit(m, x, y, .epochs = 5, .batch_size = 64, .hooks = &hooks);
+ *
+ * Every rank loads the same data; each epoch's shuffle is dealt into one shard per rank
+ * (nb_batch_opts.shard_index), so with batch b per rank a step trains on the same 2b
+ * samples as one process with batch 2b would.
+ *
  * Buffers (batch norm's running statistics) are broadcast once and then stay per rank:
  * each rank's statistics follow its own batches (PyTorch's DistributedDataParallel does
  * the same without SyncBatchNorm). nb_dist_average_buffers averages them on demand, e.g.
@@ -38,6 +49,7 @@
 
 #include <mpi.h>
 
+#include "nn.h"
 #include "params.h"
 
 #ifdef __cplusplus
@@ -92,6 +104,11 @@ nb_status nb_dist_decide(nb_dist *d, bool *flag);
  * message prefixed "rank <r>: " (the failing rank's own message as recorded with
  * nb_error()). */
 nb_status nb_dist_agree(nb_dist *d, nb_status local);
+
+/* Fills *hooks (nabla/nn.h) so that nb_fit trains data-parallel over d: shards by rank,
+ * rank 0's weights and buffers broadcast at the start, the gradient arena averaged after
+ * every backward, logs summed, failures agreed. d must outlive the fit. */
+nb_status nb_dist_fit_hooks(nb_dist *d, nb_fit_hooks *hooks);
 
 #ifdef __cplusplus
 }

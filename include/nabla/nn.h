@@ -640,6 +640,8 @@ typedef struct nb_fit_info {
     int64_t batch_size;
     int verbose;
     FILE *out;                 /* where fit prints (stdout by default) */
+    bool root;                 /* this process prints and saves (false on the other ranks
+                                  of a data-parallel fit: see nb_fit_hooks) */
 } nb_fit_info;
 
 /* A callback: any of these may be NULL. Each returns NB_OK to go on; another status
@@ -737,6 +739,30 @@ nb_callback *nb_progbar_new(FILE *out, int verbose);
 
 #define NB_MAX_CALLBACKS 8
 
+/* What makes fit data-parallel over several processes (nabla/dist.h's nb_dist_fit_hooks
+ * fills it in for MPI). Every process runs the same fit on the same data: each epoch's
+ * seeded permutation is cut into `size` equal slices and this process trains on slice
+ * `rank`, so the global batch is size x batch_size. Every function is collective:
+ *   start:     at the beginning (after the model is built): e.g. rank 0's weights and
+ *              buffers everywhere;
+ *   gradients: after every backward: e.g. the grad arena averaged over processes;
+ *   sum:       v[0..n) summed over processes, in place (the epoch's loss and metric
+ *              sums, and after every batch whether a process failed or asked to stop,
+ *              so that all of them stop together);
+ *   agree:     the error of the first failing process, recorded on every process.
+ * Only the root prints (progress bar) and saves (checkpoint callback); the epoch's logs
+ * are reduced over the processes first, so every process sees the same logs and early
+ * stopping decides the same everywhere. */
+typedef struct nb_fit_hooks {
+    int rank, size;
+    bool root;
+    nb_status (*start)(nb_model *m, void *ud);
+    nb_status (*gradients)(nb_model *m, void *ud);
+    nb_status (*sum)(double *v, int n, void *ud);
+    nb_status (*agree)(nb_status local, void *ud);
+    void *ud;
+} nb_fit_hooks;
+
 typedef struct nb_fit_opts {
     int64_t epochs;                /* train until this epoch (Keras's epochs); default 1 */
     int64_t initial_epoch;         /* start at this epoch (Keras's initial_epoch) */
@@ -753,6 +779,7 @@ typedef struct nb_fit_opts {
     FILE *out;                     /* default stdout */
     double clip_norm;              /* > 0: clip gradients by global norm */
     nb_callback *callbacks[NB_MAX_CALLBACKS];   /* borrowed; NULL ends the list */
+    const nb_fit_hooks *hooks;     /* data-parallel training (NULL: one process) */
 } nb_fit_opts;
 
 typedef struct nb_history nb_history;

@@ -133,6 +133,14 @@ nb_status nb_batches_start(nb_batches *it, int64_t epoch)
             p[j] = t;
         }
     }
+    /* This shard's positions s, s + count, s + 2 count, ... of the permutation, moved to
+     * its front (in place: position j reads j count + s >= j, never one written
+     * already). With b samples per shard, the shards' batch t together are batch t of
+     * one iterator with batch count b. */
+    const int64_t count = it->opts.shard_count, shard = it->opts.shard_index;
+    if (count > 1)
+        for (int64_t j = 0; j < it->per_shard; j++)
+            p[j] = p[j * count + shard];
     it->pos = 0;
     it->last_start = it->last_count = 0;
     return NB_OK;
@@ -162,7 +170,7 @@ bool nb_batches_next(nb_batches *it, nb_tensor **x, nb_tensor **y)
             *y = NULL;
         return false;
     }
-    const int64_t *idx = it->perm + (int64_t)it->opts.shard_index * it->per_shard + it->pos;
+    const int64_t *idx = it->perm + it->pos;
     const nb_tensor *dx = nb_dataset_inputs(it->ds), *dy = nb_dataset_targets(it->ds);
     gather(it->bx->data, dx->data, idx, count, it->row_x);
     if (dy)
@@ -188,5 +196,5 @@ const int64_t *nb_batches_indices(const nb_batches *it, int64_t *n)
     }
     if (n)
         *n = it->last_count;
-    return it->perm + (int64_t)it->opts.shard_index * it->per_shard + it->last_start;
+    return it->perm + it->last_start;
 }

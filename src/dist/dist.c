@@ -236,3 +236,32 @@ nb_status nb_dist_agree(nb_dist *d, nb_status local)
                                                                   : NB_ERR_STATE;
     return nb_set_error(code, "rank %d: %s", first, what.msg);
 }
+
+/* ---- fit ---- */
+
+static nb_status hook_start(nb_model *m, void *ud)
+{
+    return nb_dist_broadcast(ud, nb_model_params(m));
+}
+
+static nb_status hook_gradients(nb_model *m, void *ud)
+{
+    return nb_dist_average_grads(ud, nb_model_params(m));
+}
+
+static nb_status hook_sum(double *v, int n, void *ud) { return nb_dist_sum(ud, v, n); }
+
+static nb_status hook_agree(nb_status local, void *ud) { return nb_dist_agree(ud, local); }
+
+nb_status nb_dist_fit_hooks(nb_dist *d, nb_fit_hooks *hooks)
+{
+    nb_status s = check(d, hooks, "dist_fit_hooks");
+    if (s != NB_OK)
+        return s;
+    *hooks = (nb_fit_hooks){
+        .rank = d->rank, .size = d->size, .root = d->rank == 0,
+        .start = hook_start, .gradients = hook_gradients, .sum = hook_sum,
+        .agree = hook_agree, .ud = d,
+    };
+    return NB_OK;
+}

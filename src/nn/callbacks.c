@@ -262,6 +262,7 @@ typedef struct checkpoint {
     nb_callback cb;
     nb_checkpoint_opts o;
     bool max;
+    bool root;      /* this process saves (not the other ranks of a data-parallel fit) */
     double best;
 } checkpoint;
 
@@ -289,15 +290,17 @@ static nb_status expand(const char *pattern, int64_t epoch, char *buf, size_t n)
 static nb_status ckpt_train_begin(nb_callback *cb, nb_model *m, const nb_fit_info *info)
 {
     (void)m;
-    (void)info;
     checkpoint *c = (checkpoint *)cb;
     c->best = c->max ? -INFINITY : INFINITY;
+    c->root = info->root;
     return NB_OK;
 }
 
 static nb_status ckpt_epoch_end(nb_callback *cb, nb_model *m, int64_t epoch, const nb_logs *logs)
 {
     checkpoint *c = (checkpoint *)cb;
+    if (!c->root)
+        return NB_OK;
     if (c->o.save_best_only) {
         double v;
         nb_status s = monitored("checkpoint", c->o.monitor, logs, &v);

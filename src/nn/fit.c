@@ -86,11 +86,13 @@ static nb_status feed_split(feed *all, double fraction, feed *train, feed *val)
     return NB_OK;
 }
 
-static nb_status feed_batches(feed *f, int64_t batch_size, bool shuffle, uint64_t seed)
+static nb_status feed_batches(feed *f, int64_t batch_size, bool shuffle, uint64_t seed,
+                              int shard, int shards)
 {
     for (int i = 0; i < f->n; i++) {
         /* The same options give every input the same permutation. */
-        nb_batch_opts o = {.batch_size = batch_size, .shuffle = shuffle, .seed = seed};
+        nb_batch_opts o = {.batch_size = batch_size, .shuffle = shuffle, .seed = seed,
+                           .shard_index = shard, .shard_count = shards};
         if (!(f->it[i] = nb_batches_new(f->ds[i], o)))
             return nb_error_code();
     }
@@ -119,13 +121,20 @@ static int64_t feed_samples(const feed *f) { return f->n ? nb_dataset_size(f->ds
 
 /* ---- steps ---- */
 
-/* One training step, exactly the sequence documented in nabla/nn.h. */
+/* One training step, exactly the sequence documented in nabla/nn.h; with hooks, the
+ * gradients go through hooks->gradients (every process calls it, even one whose
+ * backward failed, so that none waits for it). */
 static nb_status train_step(nb_model *m, nb_tensor *const *x, int n, nb_tensor *y,
-                            double clip_norm, nb_logs *logs)
+                            double clip_norm, const nb_fit_hooks *hooks, nb_logs *logs)
 {
     nb_tensor *pred = nb_model_forward_n(m, x, n);
     nb_tensor *loss = nb_model_loss(m, pred, y);
     nb_status s = nb_model_backward(m, loss);
+    if (hooks && hooks->gradients) {
+        nb_status g = hooks->gradients(m, hooks->ud);
+        if (s == NB_OK)
+            s = g;
+    }
     if (s == NB_OK && clip_norm > 0)
         s = nb_params_clip_grad_norm(nb_model_params(m), clip_norm, NULL);
     if (s == NB_OK)
@@ -172,6 +181,52 @@ typedef struct callback_list {
     } while (0)
 
 /* ---- fit ---- */
+
+/* The processes' logs summed into every process's (sums and counts, then the means). */
+static nb_status reduce_logs(const nb_fit_hooks *hooks, nb_logs *logs)
+{
+    if (!hooks || !hooks->sum || logs->n == 0)
+        return NB_OK;
+    double v[2 * NB_LOGS_MAX];
+    for (int i = 0; i < logs->n; i++) {
+        v[i] = logs->sums_[i];
+        v[logs->n + i] = logs->counts_[i];
+    }
+    nb_status s = hooks->sum(v, 2 * logs->n, hooks->ud);
+    if (s != NB_OK)
+        return s;
+    for (int i = 0; i < logs->n; i++) {
+        logs->sums_[i] = v[i];
+        logs->counts_[i] = v[logs->n + i];
+        logs->values[i] = v[logs->n + i] > 0 ? v[i] / v[logs->n + i] : 0.0;
+    }
+    return NB_OK;
+}
+
+/* After a batch: did any process fail or ask to stop? The first failure becomes every
+ * process's error; a stop request stops every process. */
+static nb_status sync_batch(const nb_fit_hooks *hooks, nb_model *m, nb_status s)
+{
+    if (!hooks || !hooks->sum)
+        return s;
+    double v[2] = {s != NB_OK, nb_model_stopping(m)};
+    nb_status r = hooks->sum(v, 2, hooks->ud);
+    if (r != NB_OK)
+        return r;
+    if (v[0] > 0)
+        return hooks->agree ? hooks->agree(s, hooks->ud)
+                            : (s != NB_OK ? s : nb_set_error(NB_ERR_STATE, "fit: another "
+                                                             "process failed"));
+    if (v[1] > 0)
+        nb_model_set_stop_training(m, true);
+    return NB_OK;
+}
+
+/* Every process's status agreed (collective). */
+static nb_status sync_status(const nb_fit_hooks *hooks, nb_status s)
+{
+    return hooks && hooks->agree ? hooks->agree(s, hooks->ud) : s;
+}
 
 static void print_logs(FILE *out, const nb_logs *logs)
 {
@@ -250,14 +305,24 @@ nb_history *nb_model_fit_n(nb_model *m, nb_tensor *const *xs, int n, nb_tensor *
     feed *tr = split ? &train : &all;
     if (s == NB_OK && feed_samples(tr) == 0)
         s = nb_set_error(NB_ERR_SHAPE, "%s: there are no training samples", who);
+    const nb_fit_hooks *hooks = o.hooks;
+    if (s == NB_OK && hooks && (hooks->size < 1 || hooks->rank < 0 || hooks->rank >= hooks->size))
+        s = nb_set_error(NB_ERR_ARG, "%s: hooks: rank %d of %d processes", who, hooks->rank,
+                         hooks->size);
     if (s == NB_OK)
-        s = feed_batches(tr, o.batch_size, !o.no_shuffle, o.seed);
+        s = feed_batches(tr, o.batch_size, !o.no_shuffle, o.seed, hooks ? hooks->rank : 0,
+                         hooks ? hooks->size : 1);
     if (s == NB_OK && has_val)
-        s = feed_batches(&val, o.batch_size, false, 0);
+        s = feed_batches(&val, o.batch_size, false, 0, 0, 1);
     if (s == NB_OK && has_val && feed_samples(&val) == 0)
         has_val = false;  /* a split that rounds to no sample: no validation */
     if (s == NB_OK && !nb_model_built(m))
         s = nb_model_build_from(m, xs, n);
+    /* Every process learns of any failure so far, then starts from the same weights. */
+    const bool root = !hooks || hooks->root;
+    s = sync_status(hooks, s);
+    if (s == NB_OK && hooks && hooks->start)
+        s = sync_status(hooks, hooks->start(m, hooks->ud));
 
     /* The history's columns: the training logs, then the validation ones. */
     nb_logs logs = {0}, val_logs = {0}, epoch_logs = {0};
@@ -273,7 +338,7 @@ nb_history *nb_model_fit_n(nb_model *m, nb_tensor *const *xs, int n, nb_tensor *
 
     /* The progress bar first, so its epoch line comes before the callbacks' messages. */
     callback_list list = {.n = 0};
-    if (s == NB_OK && o.verbose > 0) {
+    if (s == NB_OK && o.verbose > 0 && root) {
         if ((progbar = nb_progbar_new(o.out, o.verbose)))
             list.cb[list.n++] = progbar;
         else
@@ -284,7 +349,8 @@ nb_history *nb_model_fit_n(nb_model *m, nb_tensor *const *xs, int n, nb_tensor *
 
     nb_fit_info info = {.epochs = o.epochs, .initial_epoch = o.initial_epoch, .steps = s == NB_OK ? nb_batches_count(tr->it[0]) : 0,
                         .samples = feed_samples(tr), .val_samples = has_val ? feed_samples(&val) : 0,
-                        .batch_size = o.batch_size, .verbose = o.verbose, .out = o.out};
+                        .batch_size = o.batch_size, .verbose = o.verbose, .out = o.out,
+                        .root = root};
     nb_model_set_stop_training(m, false);
     CALL(&list, on_train_begin, m, &info);
     bool training = nb_model_set_training(m, true);
@@ -300,9 +366,12 @@ nb_history *nb_model_fit_n(nb_model *m, nb_tensor *const *xs, int n, nb_tensor *
         for (int64_t b = 0; s == NB_OK && !nb_model_stopping(m) && feed_next(tr, bx, &by); b++) {
             CALL(&list, on_batch_begin, m, b);
             if (s == NB_OK)
-                s = train_step(m, bx, n, by, o.clip_norm, &logs);
+                s = train_step(m, bx, n, by, o.clip_norm, hooks, &logs);
             CALL(&list, on_batch_end, m, b, &logs);
+            s = sync_batch(hooks, m, s);
         }
+        if (s == NB_OK)
+            s = reduce_logs(hooks, &logs);
         if (s != NB_OK)
             break;
         epoch_logs = logs;
@@ -320,6 +389,7 @@ nb_history *nb_model_fit_n(nb_model *m, nb_tensor *const *xs, int n, nb_tensor *
         if (s == NB_OK)
             s = nb_model_set_position(m, pos);
         CALL(&list, on_epoch_end, m, epoch, &epoch_logs);
+        s = sync_status(hooks, s);
     }
     nb_model_set_training(m, training);
     if (s == NB_OK) {
@@ -367,7 +437,7 @@ nb_status nb_model_evaluate_n(nb_model *m, nb_tensor *const *xs, int n, nb_tenso
     feed f;
     nb_status s = feed_open(&f, who, xs, n, y);
     if (s == NB_OK)
-        s = feed_batches(&f, o.batch_size, false, 0);
+        s = feed_batches(&f, o.batch_size, false, 0, 0, 1);
     if (s == NB_OK)
         s = test_loop(m, &f, logs);
     feed_close(&f);
@@ -401,7 +471,7 @@ nb_tensor *nb_model_predict_n(nb_model *m, nb_tensor *const *xs, int n, const nb
     feed f;
     nb_status s = feed_open(&f, who, xs, n, NULL);
     if (s == NB_OK)
-        s = feed_batches(&f, o.batch_size, false, 0);
+        s = feed_batches(&f, o.batch_size, false, 0, 0, 1);
     if (s == NB_OK)
         s = feed_start(&f, 0);
     nb_tensor *out = NULL;
