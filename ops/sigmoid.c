@@ -2,7 +2,7 @@
  * sigmoid: y = 1 / (1 + e^-x)                                   dx = dy * y * (1 - y)
  *
  * Evaluated as 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, with SLEEF's exp
- * (nb_kernel_sigmoid): within about 2 ULP, never overflowing.
+ * (nb_kernel_sigmoid): within 3 ULP (2.4 measured), never overflowing.
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"

@@ -52,8 +52,8 @@ void nb_kernel_sum_axis_backward(float *dx, const float *dy, int64_t outer, int6
  * Kernels on plain float arrays, compiled for several instruction sets and run on the
  * widest the CPU has (AVX-512F, AVX2 + FMA, SSE2 on x86-64; plain C elsewhere). The
  * transcendental functions are SLEEF's u10 ones, within 1 ULP of the true result (the
- * plain C build uses libm lane by lane); sqrt and the arithmetic are IEEE-exact per
- * operation. An element's bits depend only on its inputs and the ISA: not on the
+ * plain C ISA uses libm lane by lane: glibc's are within 1 ULP too, tanhf within 2.2);
+ * sqrt and the arithmetic are IEEE-exact per operation. An element's bits depend only on its inputs and the ISA: not on the
  * thread count, nor on where the element falls in the array (a partial last vector is
  * computed by the same vector code). Each kernel splits its work across threads from
  * NB_PAR_MIN elements, at multiples of 64 elements. Outputs may be the inputs (in
@@ -85,12 +85,13 @@ const char *nb_isa_name(nb_isa isa);
 /* y[i] = f(x[i]) for i in [0, n):
  *   exp    e^x          overflows to inf above ~88.7, 0 below ~-103
  *   log    ln x         -inf at 0, NaN below
- *   log1p  ln(1 + x)    accurate for small x
+ *   log1p  ln(1 + x)    accurate for small x (SLEEF's gives inf above 1e38: there
+ *                       ln x is used)
  *   expm1  e^x - 1      accurate for small x
  *   tanh   tanh x
  *   sqrt   sqrt x       correctly rounded; NaN below 0
  *   sigmoid 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below (never overflows; within
- *          about 2 ULP)
+ *          3 ULP)
  *   relu   max(x, 0), NaN kept
  *   pow    x^p          C's powf rules: x^0 = 1 (NaN too), NaN for x < 0 and p not an
  *                       integer */

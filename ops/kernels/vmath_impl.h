@@ -236,6 +236,14 @@ VINL vf FN(vsigmoid)(vf z)
     return FN(vsel)(z >= 0.0f, FN(vset)(1.0f), e) / (1.0f + e);
 }
 
+/* ln(1 + x); SLEEF's log1pf gives inf above 1e38, where ln x is the same float. */
+VINL vf FN(vlog1p)(vf x)
+{
+    vf r = V_LOG1P(x);
+    vi big = x > 1e38f;
+    return V_ANY(big) ? FN(vsel)(big, V_LOG(x), r) : r;
+}
+
 #define VM_UNARY(name, pad, expr)                                            \
     VM_TARGET static void FN(name)(float *y, const float *x, int64_t n)      \
     {                                                                        \
@@ -247,7 +255,7 @@ VINL vf FN(vsigmoid)(vf z)
 
 VM_UNARY(exp, 0.0f, V_EXP(v))
 VM_UNARY(log, 1.0f, V_LOG(v))
-VM_UNARY(log1p, 0.0f, V_LOG1P(v))
+VM_UNARY(log1p, 0.0f, FN(vlog1p)(v))
 VM_UNARY(expm1, 0.0f, V_EXPM1(v))
 VM_UNARY(tanh, 0.0f, V_TANH(v))
 VM_UNARY(sqrt, 1.0f, V_SQRT(v))
