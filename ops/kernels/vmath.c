@@ -69,6 +69,7 @@ typedef struct vm_table {
 #define V_TANH(v) map1_c(tanhf, v)
 #define V_SQRT(v) map1_c(sqrtf, v)
 #define V_POW(v, w) map2_c(powf, v, w)
+#define V_LOGD(d) map1d_c(log, d)
 #define V_ANY(m) any_lanes_c(m)
 #include "vmath_impl.h"
 #undef VM_SUFFIX
@@ -81,6 +82,7 @@ typedef struct vm_table {
 #undef V_TANH
 #undef V_SQRT
 #undef V_POW
+#undef V_LOGD
 #undef V_ANY
 
 /* ---- x86-64 with SLEEF ----------------------------------------------------------------- */
@@ -90,16 +92,17 @@ typedef struct vm_table {
 
 /* SLEEF's functions, declared here rather than through sleef.h, which declares the
  * AVX2 and AVX-512 ones only when the whole file is compiled for those ISAs. */
-#define SLEEF_DECLARE(T, w, isa, target)                                                \
+#define SLEEF_DECLARE(T, TD, w, wd, isa, target)                                        \
     target T Sleef_expf##w##_u10##isa(T);                                               \
+    target TD Sleef_logd##wd##_u10##isa(TD);                                            \
     target T Sleef_logf##w##_u10##isa(T);                                               \
     target T Sleef_log1pf##w##_u10##isa(T);                                             \
     target T Sleef_expm1f##w##_u10##isa(T);                                             \
     target T Sleef_tanhf##w##_u10##isa(T);                                              \
     target T Sleef_powf##w##_u10##isa(T, T);
-SLEEF_DECLARE(__m128, 4, sse2, )
-SLEEF_DECLARE(__m256, 8, avx2, __attribute__((target("avx2,fma"))))
-SLEEF_DECLARE(__m512, 16, avx512f, __attribute__((target("avx512f"))))
+SLEEF_DECLARE(__m128, __m128d, 4, 2, sse2, )
+SLEEF_DECLARE(__m256, __m256d, 8, 4, avx2, __attribute__((target("avx2,fma"))))
+SLEEF_DECLARE(__m512, __m512d, 16, 8, avx512f, __attribute__((target("avx512f"))))
 
 /* SSE2: every x86-64. */
 #define VM_SUFFIX sse2
@@ -112,6 +115,7 @@ SLEEF_DECLARE(__m512, 16, avx512f, __attribute__((target("avx512f"))))
 #define V_TANH(v) ((vf_sse2)Sleef_tanhf4_u10sse2((__m128)(v)))
 #define V_SQRT(v) ((vf_sse2)_mm_sqrt_ps((__m128)(v)))
 #define V_POW(v, w) ((vf_sse2)Sleef_powf4_u10sse2((__m128)(v), (__m128)(w)))
+#define V_LOGD(d) ((vh_sse2)Sleef_logd2_u10sse2((__m128d)(d)))
 #define V_ANY(m) (_mm_movemask_ps((__m128)(m)) != 0)
 #include "vmath_impl.h"
 #undef VM_SUFFIX
@@ -124,6 +128,7 @@ SLEEF_DECLARE(__m512, 16, avx512f, __attribute__((target("avx512f"))))
 #undef V_TANH
 #undef V_SQRT
 #undef V_POW
+#undef V_LOGD
 #undef V_ANY
 
 /* AVX2 + FMA (SLEEF's AVX2 functions use FMA). */
@@ -137,6 +142,7 @@ SLEEF_DECLARE(__m512, 16, avx512f, __attribute__((target("avx512f"))))
 #define V_TANH(v) ((vf_avx2)Sleef_tanhf8_u10avx2((__m256)(v)))
 #define V_SQRT(v) ((vf_avx2)_mm256_sqrt_ps((__m256)(v)))
 #define V_POW(v, w) ((vf_avx2)Sleef_powf8_u10avx2((__m256)(v), (__m256)(w)))
+#define V_LOGD(d) ((vh_avx2)Sleef_logd4_u10avx2((__m256d)(d)))
 #define V_ANY(m) (!_mm256_testz_si256((__m256i)(m), (__m256i)(m)))
 #include "vmath_impl.h"
 #undef VM_SUFFIX
@@ -149,6 +155,7 @@ SLEEF_DECLARE(__m512, 16, avx512f, __attribute__((target("avx512f"))))
 #undef V_TANH
 #undef V_SQRT
 #undef V_POW
+#undef V_LOGD
 #undef V_ANY
 
 /* AVX-512F. */
@@ -162,6 +169,7 @@ SLEEF_DECLARE(__m512, 16, avx512f, __attribute__((target("avx512f"))))
 #define V_TANH(v) ((vf_avx512)Sleef_tanhf16_u10avx512f((__m512)(v)))
 #define V_SQRT(v) ((vf_avx512)_mm512_sqrt_ps((__m512)(v)))
 #define V_POW(v, w) ((vf_avx512)Sleef_powf16_u10avx512f((__m512)(v), (__m512)(w)))
+#define V_LOGD(d) ((vh_avx512)Sleef_logd8_u10avx512f((__m512d)(d)))
 #define V_ANY(m) (_mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)) != 0)
 #include "vmath_impl.h"
 #undef VM_SUFFIX
@@ -174,6 +182,7 @@ SLEEF_DECLARE(__m512, 16, avx512f, __attribute__((target("avx512f"))))
 #undef V_TANH
 #undef V_SQRT
 #undef V_POW
+#undef V_LOGD
 #undef V_ANY
 
 #endif /* x86-64 with SLEEF */

@@ -6,9 +6,9 @@
  *     VM_SUFFIX   the ISA's name, appended to every function and type (avx512, ...)
  *     VW          floats per vector (16, 8, 4); it divides VM_ALIGN (64)
  *     VM_TARGET   __attribute__((target(...))) for the ISA, or nothing
- *     V_EXP, V_LOG, V_LOG1P, V_EXPM1, V_TANH (v), V_POW (v, w), V_SQRT (v)
- *                 the math of one vector: SLEEF's u10 functions (1 ULP), or C's libm
- *                 applied lane by lane (FN(map1), FN(map2) below)
+ *     V_EXP, V_LOG, V_LOG1P, V_EXPM1, V_TANH (v), V_POW (v, w), V_SQRT (v), V_LOGD (d)
+ *                 the math of one vector (V_LOGD: ln of VW/2 doubles): SLEEF's u10
+ *                 functions (1 ULP), or C's libm applied lane by lane (FN(map1) ...)
  *     V_ANY (m)   true if any lane of the mask m is set
  *
  * Every kernel handles a partial last vector with the same vector code as the others
@@ -160,16 +160,18 @@ VINL void FN(dacc_add_mul)(dacc *s, vf a, vf b)
 }
 
 /* The VW lanes of s summed pairwise: lane j with lane j + VW/2 (lo with hi), then the
- * same on the halves, and so on down. */
+ * same on the halves, and so on down (in registers: this ends every short lane). */
 VINL double FN(hsum)(const dacc *s)
 {
-    double b[VW];
-    memcpy(b, &s->lo, sizeof s->lo);
-    memcpy(b + VW / 2, &s->hi, sizeof s->hi);
-    for (int w = VW / 2; w > 0; w /= 2)
-        for (int j = 0; j < w; j++)
-            b[j] += b[j + w];
-    return b[0];
+    vh t = s->lo + s->hi;
+#if VW == 16
+    double a = t[0] + t[4], b = t[1] + t[5], c = t[2] + t[6], d = t[3] + t[7];
+    return (a + c) + (b + d);
+#elif VW == 8
+    return (t[0] + t[2]) + (t[1] + t[3]);
+#else
+    return t[0] + t[1];
+#endif
 }
 
 /* The largest lane (a holds no NaN). */
@@ -193,6 +195,13 @@ VINL bool FN(any_lanes)(vi m)
 VINL vf FN(map1)(float (*f)(float), vf a)
 {
     for (int j = 0; j < VW; j++)
+        a[j] = f(a[j]);
+    return a;
+}
+
+VINL vh FN(map1d)(double (*f)(double), vh a)
+{
+    for (int j = 0; j < VW / 2; j++)
         a[j] = f(a[j]);
     return a;
 }
@@ -435,7 +444,7 @@ VM_TARGET static void FN(mse_backward)(float *dp, float *dy, const float *p, con
 
 /* The largest of a lane's L elements, S apart; NaNs are skipped (like fmaxf), so a lane
  * of NaNs gives -inf. */
-VM_TARGET static float FN(lane_max)(const float *x, int64_t L, int64_t S)
+VINL float FN(lane_max)(const float *x, int64_t L, int64_t S)
 {
     vf m = FN(vset)(-INFINITY);
     VM_LOOP(l, k, L, {
@@ -446,7 +455,7 @@ VM_TARGET static float FN(lane_max)(const float *x, int64_t L, int64_t S)
 }
 
 /* e_l = e^(x_l - m) stored to e (if not NULL); returns sum_l e_l in double. */
-VM_TARGET static double FN(lane_exp_sum)(float *e, const float *x, float m, int64_t L,
+VINL double FN(lane_exp_sum)(float *e, const float *x, float m, int64_t L,
                                          int64_t S)
 {
     dacc acc = {{0}, {0}};
@@ -516,23 +525,37 @@ VM_TARGET static void FN(log_softmax_lane_backward)(float *dx, const float *y, c
 }
 
 /* Rows [0, N) of cross-entropy over C classes: l_n = m + ln s - x[n, t_n] (in double),
- * the softmax to prob (if not NULL); returns sum_n l_n, added in row order. */
+ * the softmax to prob (if not NULL); returns sum_n l_n, added in row order. The logs of
+ * VW/2 rows' sums are taken together (rows past N pad with s = 1). */
 VM_TARGET static double FN(cross_entropy)(float *l, float *prob, const float *x,
                                           const float *t, int64_t N, int64_t C)
 {
+    enum { G = VW / 2 };
     double total = 0.0;
-    for (int64_t n = 0; n < N; n++) {
-        const float *row = x + n * C;
-        float *pr = prob ? prob + n * C : NULL;
-        float m = FN(lane_max)(row, C, 1);
-        double s = FN(lane_exp_sum)(pr, row, m, C, 1);
-        float ln = (float)((double)m + log(s) - (double)row[(int64_t)t[n]]);
-        if (l)
-            l[n] = ln;
-        total += ln;
-        if (pr) {
-            float inv = (float)(1.0 / s);
-            VM_LOOP(c, k, C, { ST(pr + c, LD(pr + c, k, 0.0f) * inv, k); });
+    for (int64_t n0 = 0; n0 < N; n0 += G) {
+        int64_t rows = N - n0 < G ? N - n0 : G;
+        float m[G];
+        vh s;
+        for (int64_t j = 0; j < G; j++) {
+            s[j] = 1.0;
+            if (j >= rows)
+                continue;
+            const float *row = x + (n0 + j) * C;
+            float *pr = prob ? prob + (n0 + j) * C : NULL;
+            m[j] = FN(lane_max)(row, C, 1);
+            s[j] = FN(lane_exp_sum)(pr, row, m[j], C, 1);
+            if (pr) {
+                float inv = (float)(1.0 / s[j]);
+                VM_LOOP(c, k, C, { ST(pr + c, LD(pr + c, k, 0.0f) * inv, k); });
+            }
+        }
+        vh ls = V_LOGD(s);
+        for (int64_t j = 0; j < rows; j++) {
+            int64_t n = n0 + j;
+            float ln = (float)((double)m[j] + ls[j] - (double)x[n * C + (int64_t)t[n]]);
+            if (l)
+                l[n] = ln;
+            total += ln;
         }
     }
     return total;
