@@ -102,8 +102,8 @@ static float bench_fma_loop_avx2(int64_t n)
 }
 #endif
 
-/* The float32 FMA peak of this machine in GFLOP/s with `threads` threads (best of a few
- * runs of ~50 ms), with the widest FMA it has (AVX-512, else AVX2; 0 if neither). The
+/* The float32 FMA peak of this machine in GFLOP/s with `threads` threads (best of 40
+ * runs of a few ms), with the widest FMA it has (AVX-512, else AVX2; 0 if neither). The
  * name of the ISA used goes to *isa if not NULL. */
 static inline double bench_fma_peak(int threads, const char **isa)
 {
@@ -117,10 +117,10 @@ static inline double bench_fma_peak(int threads, const char **isa)
     }
     if (isa)
         *isa = avx512 ? "AVX-512" : "AVX2";
-    const int64_t n = 4 << 20;
+    const int64_t n = 1 << 20;   /* ~2-4 ms per run: short runs dodge other processes */
     double flops = (double)n * (avx512 ? 384.0 : 192.0) * threads, best = INFINITY;
     volatile float sink = 0;
-    for (int rep = 0; rep < 5; rep++) {
+    for (int rep = 0; rep < 40; rep++) {
         double t0 = bench_now();
 #pragma omp parallel num_threads(threads)
         {

@@ -1,6 +1,7 @@
 /*
- * regression.c - a 1-32-32-1 tanh network fits y = sin(x) + noise on [-3, 3] with mean
- * squared error and gradient descent, then prints the final loss.
+ * regression.c - a 1-32-32-1 tanh Sequential model fits y = sin(x) + noise on [-3, 3]
+ * with mean squared error, holding out the last 20% for validation (Keras's
+ * validation_split), then prints the final loss on all the data.
  *
  *     ./build/examples/regression
  */
@@ -10,59 +11,47 @@
 #include "nabla.h"
 
 #define N 256
-#define STEPS 4000
-#define LR 0.1f
 
 int main(void)
 {
-    /* Data: x evenly spaced in [-3, 3) as a column [N, 1], y = sin x plus uniform noise
-     * in [-0.1, 0.1). */
-    nb_tensor *grid = nb_tensor_arange(-3.0f, 3.0f, 6.0f / N);
-    nb_tensor *x = grid ? nb_tensor_from(NB_SHAPE(N, 1), grid->data) : NULL;
+    /* Data: x uniform in [-3, 3) as a column [N, 1], y = sin x plus uniform noise in
+     * [-0.1, 0.1). validation_split holds out the last rows as they are, so the rows are
+     * in random order (a grid would hold out only the right end of the range). */
+    nb_tensor *x = nb_tensor_rand(NB_SHAPE(N, 1), -3.0f, 3.0f, 1);
     nb_tensor *y = nb_tensor_rand(NB_SHAPE(N, 1), -0.1f, 0.1f, 7);
-    nb_tensor *w1 = nb_tensor_randn(NB_SHAPE(1, 32), 0, 1.0f, 1);
-    nb_tensor *b1 = nb_tensor_randn(NB_SHAPE(32), 0, 1.0f, 2);
-    nb_tensor *w2 = nb_tensor_randn(NB_SHAPE(32, 32), 0, 0.25f, 3);
-    nb_tensor *b2 = nb_tensor_zeros(NB_SHAPE(32));
-    nb_tensor *w3 = nb_tensor_randn(NB_SHAPE(32, 1), 0, 0.25f, 4);
-    nb_tensor *b3 = nb_tensor_zeros(NB_SHAPE(1));
-    nb_tensor *params[] = {w1, b1, w2, b2, w3, b3};
+    nb_model *m = nb_sequential(nb_input(1),
+                                nb_dense(32, .activation = NB_TANH),
+                                nb_dense(32, .activation = NB_TANH),
+                                nb_dense(1));
+    nb_history *h = NULL;
     int status = 1;
-    float last = NAN;
-    if (!x || !y)
+    double final = NAN;
+    if (!x || !y || !m)
         goto done;
-    for (int i = 0; i < 6; i++)
-        if (!params[i] || nb_tensor_set_requires_grad(params[i], true) != NB_OK)
-            goto done;
     for (int i = 0; i < N; i++)
         y->data[i] += sinf(x->data[i]);
-
-    for (int step = 0; step < STEPS; step++) {
-        nb_tensor *h = nb_tanh(nb_add(nb_matmul(x, w1), b1));
-        h = nb_tanh(nb_add(nb_matmul(h, w2), b2));
-        nb_tensor *loss = nb_mse(nb_add(nb_matmul(h, w3), b3), y, NB_REDUCE_MEAN);
-        if (nb_backward(loss) != NB_OK)
-            goto done;
-        last = nb_tensor_item(loss);
-        if (step % 1000 == 0)
-            printf("step %4d  loss %.6f\n", step, last);
-        for (int i = 0; i < 6; i++) {
-            nb_tensor_axpy(params[i], -LR, params[i]->grad);
-            nb_tensor_zero_grad(params[i]);
-        }
-        nb_step_reset();
-    }
+    if (nb_compile(m, .loss = NB_LOSS_MSE, .optimizer = NB_ADAM(.lr = 0.01f),
+                   .metrics = {NB_METRIC_MAE}) != NB_OK)
+        goto done;
+    h = nb_fit(m, x, y, .epochs = 300, .batch_size = 32, .validation_split = 0.2);
+    if (!h)
+        goto done;
+    const double *loss = nb_history_values(h, "loss"), *val = nb_history_values(h, "val_loss");
+    for (int e = 0; e < 300; e += 60)
+        printf("epoch %3d  loss %.6f  val_loss %.6f\n", e + 1, loss[e], val[e]);
+    nb_logs logs;
+    if (nb_model_evaluate(m, x, y, NULL, &logs) != NB_OK || !nb_logs_get(&logs, "loss", &final))
+        goto done;
     /* The noise alone has variance 0.1^2 / 3 = 0.0033: a good fit gets close to it. */
-    printf("final loss: %.6f\n", last);
-    status = last < 0.01f ? 0 : 1;
+    printf("final loss: %.6f\n", final);
+    status = final < 0.01 ? 0 : 1;
 done:
     if (status && nb_error_code() != NB_OK)
         fprintf(stderr, "regression: %s\n", nb_error());
-    nb_tensor_free(grid);
+    nb_history_free(h);
+    nb_model_free(m);
     nb_tensor_free(x);
     nb_tensor_free(y);
-    for (int i = 0; i < 6; i++)
-        nb_tensor_free(params[i]);
     nb_memory_release();
     return status;
 }

@@ -38,7 +38,9 @@
  * nabla/ops.h (the ops), nabla/autograd.h (backward, grad mode, anomaly check,
  * gradcheck), nabla/params.h (the parameter store), nabla/optim.h (optimizers and
  * learning-rate schedules, docs/optimizers.md), nabla/data.h (data sets, batch
- * iterators, IDX and CSV loaders; docs/data.md). For writing your own ops
+ * iterators, IDX and CSV loaders; docs/data.md), nabla/io.h (checkpoints in safetensors,
+ * docs/checkpoints.md), nabla/nn.h (layers, models, compile / fit / evaluate / predict,
+ * callbacks; docs/layers.md). For writing your own ops
  * (docs/writing-ops.md): nabla/op.h (the contract), nabla/parallel.h (NB_PARALLEL_FOR)
  * and nabla/kernels.h (GEMM, sums, broadcasting, im2col, RNG, op-family helpers).
  */
@@ -52,6 +54,8 @@
 #include "nabla/params.h"
 #include "nabla/optim.h"
 #include "nabla/data.h"
+#include "nabla/io.h"
+#include "nabla/nn.h"
 
 #define NABLA_VERSION "0.1.0"
 

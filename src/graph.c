@@ -253,50 +253,73 @@ nb_tensor *nb_op_apply(const nb_op *op, nb_tensor *const *inputs, int n_inputs,
         return NULL;
     }
 
-    nb_step_mark mark = nb_step_mark_get();
-    nb_node *node = nb_step_alloc(sizeof *node + op->params_size);
-    if (!node)
-        return NULL;
-    memset(node, 0, sizeof *node);
-    node->op = op;
-    node->n_in = n_inputs;
+    /* The node lives on the stack while shape() runs (params read from the caller's
+     * struct). Then one step allocation holds the output tensor and, when the op is
+     * recorded, the node and its copy of the params in front of it. */
+    nb_node tmp;
+    tmp.op = op;
+    tmp.n_in = n_inputs;
     for (int i = 0; i < n_inputs; i++)
-        node->in[i] = inputs[i] == NB_NONE ? NULL : inputs[i];
-    if (op->params_size) {
-        node->params = node + 1;
-        memcpy(node->params, params, op->params_size);
-    }
-    node->needs_grad = needs_grad;
-    node->grad_mask = needs_grad ? mask : 0;
-    node->scope = nb_scope();
+        tmp.in[i] = inputs[i] == NB_NONE ? NULL : inputs[i];
+    tmp.out = NULL;
+    tmp.grad_slot = NULL;
+    tmp.params = (void *)params;
+    tmp.saved = NULL;
+    tmp.mark = 0;
+    tmp.prev = NULL;
+    tmp.needs_grad = needs_grad;
+    tmp.grad_mask = needs_grad ? mask : 0;
+    tmp.scope = nb_scope();
     if (nb_state_hook)
         for (int i = 0; i < n_inputs; i++)
-            if ((op->inputs[i] & NB_INPUT_STATE) && node->in[i])
-                nb_state_hook(node->in[i], nb_state_hook_ud);
+            if ((op->inputs[i] & NB_INPUT_STATE) && tmp.in[i])
+                nb_state_hook(tmp.in[i], nb_state_hook_ud);
 
     int ndim = 0;
     int64_t shape[NB_MAX_DIMS] = {0};
-    nb_tensor *out = NULL;
+    int64_t size = 0;
     uint64_t errors = nb_error_serial();
-    nb_status s = op->shape(node, &ndim, shape);
+    nb_status s = op->shape(&tmp, &ndim, shape);
     if (s == NB_OK)
-        s = check_state_alias(node);
-    if (s == NB_OK && !(out = nb_tensor_step(ndim, shape))) {
+        s = check_state_alias(&tmp);
+    if (s == NB_OK && nb_shape_check(op->name, ndim, shape, &size) != NB_OK) {
         char buf[160];
-        s = nb_error_code() == NB_ERR_NOMEM
-                ? NB_ERR_NOMEM
-                : nb_set_error(NB_ERR_SHAPE, "%s: output shape %s is too large", op->name,
-                               nb_shape_str(ndim, shape, buf, sizeof buf));
+        s = nb_set_error(NB_ERR_SHAPE, "%s: output shape %s is too large", op->name,
+                         nb_shape_str(ndim, shape, buf, sizeof buf));
     }
-    if (s == NB_OK) {
-        node->out = out;
-        if (out->size > 0) /* an empty output has nothing to compute */
-            s = op->forward(node, out);
+    if (s != NB_OK) {
+        if (nb_error_serial() == errors) /* an op that failed without saying why */
+            nb_set_error(s, "%s: failed with %s and no message", op->name, nb_status_str(s));
+        return NULL;
     }
+    nb_step_mark mark = nb_step_mark_get();
+    size_t node_bytes = needs_grad ? nb_align_up(sizeof tmp + op->params_size) : 0;
+    size_t out_bytes = NB_TENSOR_HEADER + nb_align_up((size_t)size * sizeof(float));
+    /* A recorded output gets the room for its gradient in the same block. */
+    char *block = nb_step_alloc(node_bytes + (needs_grad ? 2 : 1) * out_bytes);
+    if (!block)
+        return NULL;
+    nb_node *node = &tmp;
+    if (needs_grad) {
+        node = (nb_node *)(void *)block;
+        *node = tmp;
+        node->params = NULL;
+        if (op->params_size) {
+            node->params = node + 1;
+            memcpy(node->params, params, op->params_size);
+        }
+        node->grad_slot = (nb_tensor *)(void *)(block + node_bytes + out_bytes);
+    }
+    nb_tensor *out = (nb_tensor *)(void *)(block + node_bytes);
+    nb_tensor_init(out, (float *)(void *)((char *)out + NB_TENSOR_HEADER), ndim, shape, size,
+                   NB_STORAGE_STEP);
+    node->out = out;
+    if (out->size > 0) /* an empty output has nothing to compute */
+        s = op->forward(node, out);
     if (s == NB_OK && anomaly_check)
         s = check_forward(node, out);
     if (s != NB_OK) {
-        if (nb_error_serial() == errors) /* an op that failed without saying why */
+        if (nb_error_serial() == errors)
             nb_set_error(s, "%s: failed with %s and no message", op->name, nb_status_str(s));
         nb_step_rewind(mark);
         return NULL;
@@ -304,6 +327,8 @@ nb_tensor *nb_op_apply(const nb_op *op, nb_tensor *const *inputs, int n_inputs,
     if (needs_grad) {
         out->node = node;
         out->requires_grad = true;
+        node->prev = nb_last_node;
+        nb_last_node = node;
         nb_nodes_recorded++;
         uint64_t step = nb_step_id();
         for (int i = 0; i < n_inputs; i++)
@@ -363,6 +388,11 @@ nb_status nb_op_shape_broadcast(nb_op_ctx *ctx, int i, int j, int *ndim,
     if (!a || !b)
         return nb_op_error(ctx, NB_ERR_ARG, "broadcast of input %d and %d: one is absent", i,
                            j);
+    if (a->ndim == b->ndim && memcmp(a->shape, b->shape, sizeof a->shape) == 0) {
+        *ndim = a->ndim;
+        memcpy(shape, a->shape, sizeof a->shape);
+        return NB_OK;
+    }
     int n = a->ndim > b->ndim ? a->ndim : b->ndim;
     for (int k = 0; k < n; k++) {
         /* Align at the last dimension; missing leading dimensions are 1. */
@@ -382,45 +412,15 @@ nb_status nb_op_shape_broadcast(nb_op_ctx *ctx, int i, int j, int *ndim,
 
 /* ---- backward ---- */
 
-/* A gradient buffer of t's shape in step memory, zeroed. */
-static nb_tensor *zero_grad_like(const nb_tensor *t)
+/* The node's output gradient, zeroed, in the room nb_op_apply left for it. */
+static nb_tensor *zero_grad_of(nb_node *node)
 {
-    nb_tensor *g = nb_tensor_step(t->ndim, t->shape);
-    if (g)
-        memset(g->data, 0, (size_t)g->size * sizeof(float));
+    const nb_tensor *t = node->out;
+    nb_tensor *g = node->grad_slot;
+    nb_tensor_init(g, (float *)(void *)((char *)g + NB_TENSOR_HEADER), t->ndim, t->shape,
+                   t->size, NB_STORAGE_STEP);
+    memset(g->data, 0, (size_t)g->size * sizeof(float));
     return g;
-}
-
-/* Appends to `order` every node `root` depends on, inputs before consumers, each once.
- * Iterative depth-first search; `stack` holds (node, next input) pairs. Follows only
- * the inputs the node sends a gradient to. */
-static size_t topo_sort(nb_node *root, nb_node **order, nb_node **stack, int *next)
-{
-    size_t n_order = 0, top = 0;
-    root->mark = backward_pass;
-    stack[0] = root;
-    next[0] = 0;
-    top = 1;
-    while (top) {
-        nb_node *n = stack[top - 1];
-        int *k = &next[top - 1];
-        if (*k < n->n_in) {
-            int i = (*k)++;
-            if (!(n->grad_mask >> i & 1u))
-                continue;
-            nb_node *m = n->in[i]->node;
-            if (m && m->mark != backward_pass) {
-                m->mark = backward_pass;
-                stack[top] = m;
-                next[top] = 0;
-                top++;
-            }
-        } else {
-            order[n_order++] = n;
-            top--;
-        }
-    }
-    return n_order;
 }
 
 nb_status nb_backward_seed(nb_tensor *out, const nb_tensor *seed)
@@ -452,27 +452,28 @@ nb_status nb_backward_seed(nb_tensor *out, const nb_tensor *seed)
         return NB_OK;
     }
 
-    nb_step_mark mark = nb_step_mark_get();
-    size_t cap = nb_nodes_recorded;
-    nb_node **order = nb_step_alloc(cap * sizeof *order);
-    nb_node **stack = nb_step_alloc(cap * sizeof *stack);
-    int *next = nb_step_alloc(cap * sizeof *next);
-    if (!order || !stack || !next) {
-        nb_step_rewind(mark);
-        return NB_ERR_NOMEM;
-    }
-    backward_pass++;
-    size_t n = topo_sort(out->node, order, stack, next);
-
-    /* Fresh gradients for every intermediate on the path (a second backward starts
-     * from zero for them; leaves keep accumulating). */
-    for (size_t i = 0; i < n; i++)
-        if (!(order[i]->out->grad = zero_grad_like(order[i]->out)))
-            return NB_ERR_NOMEM;
+    /* Nodes were recorded in a topological order (inputs before their consumers), so
+     * one walk from the output's node back through older nodes visits every node after
+     * all of its consumers. A node is reached when a consumer sends it a gradient: its
+     * gradient is zeroed then (a second backward starts from zero for intermediates;
+     * leaves keep accumulating), and its own backward runs when the walk gets to it. */
+    uint64_t pass = ++backward_pass;
+    nb_node *root = out->node;
+    root->mark = pass;
+    out->grad = zero_grad_of(root);
     memcpy(out->grad->data, seed->data, (size_t)seed->size * sizeof(float));
-
-    for (size_t i = n; i-- > 0;) {
-        nb_node *node = order[i];
+    for (nb_node *node = root; node; node = node->prev) {
+        if (node->mark != pass)
+            continue;
+        for (int i = 0; i < node->n_in; i++) {
+            if (!(node->grad_mask >> i & 1u))
+                continue;
+            nb_node *m = node->in[i]->node;
+            if (m && m->mark != pass) {
+                m->mark = pass;
+                m->out->grad = zero_grad_of(m);
+            }
+        }
         if (node->out->size == 0)
             continue; /* nothing depends on an empty output: every gradient it sends is 0 */
         uint64_t errors = nb_error_serial();

@@ -21,15 +21,21 @@ struct nb_node {
     int n_in;
     unsigned grad_mask;    /* bit i: input i gets a gradient (fixed when recorded) */
     nb_tensor *out;
+    nb_tensor *grad_slot;  /* room for out's gradient (header + data), set up by backward */
     void *params;          /* copy of the op's params struct, in step memory */
     void *saved;           /* nb_op_save() memory */
     const char *scope;     /* nb_scope() when the op ran */
     bool needs_grad;       /* backward may run (grad mode on, an input requires grad) */
+    struct nb_node *prev;  /* the node recorded before this one (creation order is a
+                              topological order: inputs exist before their consumers) */
     uint64_t mark;         /* visit mark of the last backward pass that reached it */
 };
 
 /* Round n up to a multiple of NB_ALIGN. */
 static inline size_t nb_align_up(size_t n) { return (n + NB_ALIGN - 1) & ~(size_t)(NB_ALIGN - 1); }
+
+/* Bytes of a tensor header in step memory or a persistent block (data follows). */
+#define NB_TENSOR_HEADER nb_align_up(sizeof(nb_tensor))
 
 /* Fills shape/size fields; returns NB_OK or NB_ERR_SHAPE (message names `who`). */
 nb_status nb_shape_check(const char *who, int ndim, const int64_t *shape, int64_t *size);
@@ -38,16 +44,39 @@ nb_status nb_shape_check(const char *who, int ndim, const int64_t *shape, int64_
 void nb_tensor_init(nb_tensor *t, float *data, int ndim, const int64_t *shape, int64_t size,
                     nb_storage storage);
 
-/* Number of nodes recorded since the last reset (sizes backward's work list). */
+/* Number of nodes recorded since the last reset, and the newest of them. */
 extern size_t nb_nodes_recorded;
+extern nb_node *nb_last_node;
 
 /* Where [p, p + n) lies: 0 outside step memory, 1 inside the part in use this step, 2
  * inside a chunk but not in use (released by a reset or a rewind). */
 int nb_step_holds(const void *p, size_t n);
 
+/* Step memory as nb_tensor_live's fast path sees it: while it is a single chunk, that
+ * chunk's data, capacity and fill. Kept current by src/step.c. */
+typedef struct nb_step_view {
+    const char *data;
+    size_t cap;
+    const size_t *used;
+    bool single;   /* exactly one chunk */
+} nb_step_view;
+extern nb_step_view nb_step_view_;
+
+bool nb_tensor_live_slow(const nb_tensor *t);
+
 /* True if t can be used now: persistent, or a step tensor of the current step that has
- * not been rewound away. */
-bool nb_tensor_live(const nb_tensor *t);
+ * not been rewound away. On every op input: inline for the usual single chunk. */
+static inline bool nb_tensor_live(const nb_tensor *t)
+{
+    if (nb_step_view_.single) {
+        const char *q = (const char *)t, *d = nb_step_view_.data;
+        if (q < d || q >= d + nb_step_view_.cap)
+            return t->storage != NB_STORAGE_STEP;
+        return (size_t)(q - d) + sizeof *t <= *nb_step_view_.used &&
+               t->storage == NB_STORAGE_STEP && t->step == nb_step_id();
+    }
+    return nb_tensor_live_slow(t);
+}
 
 /* Frees the blocks given to nb_free_deferred (at the end of a step). */
 void nb_release_deferred(void);

@@ -33,8 +33,20 @@ static chunk *cur;        /* chunk being filled; those after it are empty */
 static size_t head_high;  /* the most of head used this step */
 static uint64_t step_id = 1;
 size_t nb_nodes_recorded;
+nb_node *nb_last_node;
 
 static inline char *chunk_data(chunk *c) { return (char *)c + CHUNK_HEADER; }
+
+nb_step_view nb_step_view_;
+
+/* Call whenever the chunk list changes. */
+static void view_update(void)
+{
+    nb_step_view_.single = head && !head->next;
+    nb_step_view_.data = head ? chunk_data(head) : NULL;
+    nb_step_view_.cap = head ? head->cap : 0;
+    nb_step_view_.used = head ? &head->used : NULL;
+}
 
 static size_t start_offset(void) { return SHIFT_STEP * (size_t)(step_id % SHIFT_PERIOD); }
 
@@ -83,6 +95,7 @@ void *nb_step_alloc(size_t size)
         else
             head = c;
         cur = c;
+        view_update();
     }
     void *p = chunk_data(cur) + cur->used;
     cur->used += n;
@@ -93,7 +106,7 @@ void *nb_step_alloc(size_t size)
 
 nb_step_mark nb_step_mark_get(void)
 {
-    return (nb_step_mark){cur, cur ? cur->used : 0, nb_nodes_recorded, step_id};
+    return (nb_step_mark){cur, cur ? cur->used : 0, nb_nodes_recorded, nb_last_node, step_id};
 }
 
 nb_status nb_step_rewind(nb_step_mark mark)
@@ -108,6 +121,7 @@ nb_status nb_step_rewind(nb_step_mark mark)
             d->used = 0;
         cur = head;
         nb_nodes_recorded = mark.nodes;
+        nb_last_node = mark.last;
         return NB_OK;
     }
     /* The mark's chunk must be at or before cur, and its position not ahead of now. */
@@ -128,6 +142,7 @@ nb_status nb_step_rewind(nb_step_mark mark)
         d->used = 0;
     cur = c;
     nb_nodes_recorded = mark.nodes;
+    nb_last_node = mark.last;
     return NB_OK;
 }
 
@@ -159,6 +174,7 @@ static void free_chunks(void)
 void nb_step_reset(void)
 {
     nb_nodes_recorded = 0;
+    nb_last_node = NULL;
     step_id++;
     nb_release_deferred();
     size_t start = start_offset();
@@ -177,6 +193,7 @@ void nb_step_reset(void)
         head->used = start <= head->cap ? start : 0;
     head_high = head ? head->used : 0;
     cur = head;
+    view_update();
 }
 
 size_t nb_step_used(void)
@@ -195,8 +212,10 @@ size_t nb_step_reserved(void) { return reserved(); }
 void nb_memory_release(void)
 {
     nb_nodes_recorded = 0;
+    nb_last_node = NULL;
     step_id++;
     nb_release_deferred();
     free_chunks();
     head_high = 0;
+    view_update();
 }

@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-#define HEADER_SIZE nb_align_up(sizeof(nb_tensor))
+#define HEADER_SIZE NB_TENSOR_HEADER
 
 nb_status nb_shape_check(const char *who, int ndim, const int64_t *shape, int64_t *size)
 {
@@ -33,13 +33,14 @@ nb_status nb_shape_check(const char *who, int ndim, const int64_t *shape, int64_
             empty = true;
             continue;
         }
-        if (nonzero > NB_SIZE_MAX / shape[i]) {
+        int64_t next;
+        if (__builtin_mul_overflow(nonzero, shape[i], &next) || next > NB_SIZE_MAX) {
             char buf[128];
             return nb_set_error(NB_ERR_SHAPE, "%s: shape %s is too large (more than 2^%d "
                                 "elements, counting only its non-zero dimensions)", who,
                                 nb_shape_str(ndim, shape, buf, sizeof buf), NB_SIZE_MAX_LOG2);
         }
-        nonzero *= shape[i];
+        nonzero = next;
     }
     n = empty ? 0 : nonzero;
     *size = n;
@@ -49,14 +50,18 @@ nb_status nb_shape_check(const char *who, int ndim, const int64_t *shape, int64_
 void nb_tensor_init(nb_tensor *t, float *data, int ndim, const int64_t *shape, int64_t size,
                     nb_storage storage)
 {
-    memset(t, 0, sizeof *t);
+    /* Field by field, not a memset: every op's output goes through here. */
     t->data = data;
     t->ndim = ndim;
     for (int i = 0; i < NB_MAX_DIMS; i++)
         t->shape[i] = i < ndim ? shape[i] : 1;
     t->size = size;
+    t->requires_grad = false;
     t->storage = storage;
     t->persistent = storage != NB_STORAGE_STEP;
+    t->free_pending = false;
+    t->grad = NULL;
+    t->node = NULL;
     t->step = storage == NB_STORAGE_STEP ? nb_step_id() : 0;
 }
 
@@ -117,7 +122,7 @@ nb_status nb_tensor_view_init(nb_tensor *t, int ndim, const int64_t *shape, floa
     return NB_OK;
 }
 
-bool nb_tensor_live(const nb_tensor *t)
+bool nb_tensor_live_slow(const nb_tensor *t)
 {
     switch (nb_step_holds(t, sizeof *t)) {
     case 1:

@@ -117,6 +117,7 @@ typedef struct nb_step_mark {
     void *chunk;
     size_t used;
     size_t nodes;   /* graph nodes recorded when the mark was taken */
+    void *last;     /* the newest of them */
     uint64_t step;  /* the step it belongs to */
 } nb_step_mark;
 

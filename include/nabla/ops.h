@@ -26,6 +26,7 @@ nb_tensor *nb_div(nb_tensor *a, nb_tensor *b);   /* a / b */
 
 /* ---- elementwise ---- */
 nb_tensor *nb_neg(nb_tensor *x);                 /* -x */
+nb_tensor *nb_abs(nb_tensor *x);                 /* |x| (gradient sign x, 0 at x = 0) */
 nb_tensor *nb_add_scalar(nb_tensor *x, float s); /* x + s */
 nb_tensor *nb_mul_scalar(nb_tensor *x, float s); /* x * s */
 nb_tensor *nb_exp(nb_tensor *x);                 /* e^x */

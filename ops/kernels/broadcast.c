@@ -61,6 +61,23 @@ void nb_kernel_broadcast(nb_tensor *out, const nb_tensor *a, const nb_tensor *b,
 {
     if (out->size == 0)
         return;
+    /* Each operand whole or a single value: one flat run, cut into blocks whose size
+     * depends only on the size (so a run's bits never depend on the thread count). */
+    if ((a->size == out->size || a->size == 1) && (b->size == out->size || b->size == 1)) {
+        const int64_t N = out->size, BLK = 4096, nblk = (N + BLK - 1) / BLK;
+        const int64_t sa = a->size == 1 && N > 1 ? 0 : 1, sb = b->size == 1 && N > 1 ? 0 : 1;
+        float *o = out->data;
+        const float *ad = a->data, *bd = b->data;
+        if (nblk == 1) {
+            run(o, ad, sa, bd, sb, N, ud);
+            return;
+        }
+        NB_PARALLEL_FOR_IF(N >= NB_PAR_MIN, k, nblk, {
+            int64_t lo = k * BLK, len = N - lo < BLK ? N - lo : BLK;
+            run(o + lo, ad + lo * sa, sa, bd + lo * sb, sb, len, ud);
+        });
+        return;
+    }
     int64_t st[2][NB_MAX_DIMS], n[NB_MAX_DIMS];
     aligned_strides(a, out, st[0]);
     aligned_strides(b, out, st[1]);

@@ -44,6 +44,8 @@ typedef void (*gemm_kernel)(int64_t KC, const float *a, const float *b, float *c
 /* A micro-kernel and the blocking that suits it. MC is a multiple of MR, NC of NR. */
 typedef struct gemm_arch {
     gemm_kernel kernel;
+    void (*pack)(bool trans, const float *X, int64_t ldx, int64_t k0, int64_t j0, int64_t n,
+                 int64_t KC, int64_t W, float *dst);
     int64_t MR, NR;
     int64_t MC, KC, NC;
 } gemm_arch;
@@ -147,28 +149,15 @@ static void kernel_avx512(int64_t KC, const float *a, const float *b, float *c,
 
 #endif /* __x86_64__ */
 
-/* The best micro-kernel this CPU runs, with its blocking: an MC x KC block of A fits
- * in L2, a KC x NR sliver of B in L1. */
-static gemm_arch gemm_arch_get(void)
-{
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-        return (gemm_arch){kernel_avx512, AVX512_MR, AVX512_NR, 240, 384, 4096};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (gemm_arch){kernel_avx2, AVX2_MR, AVX2_NR, 144, 256, 4096};
-#endif
-    return (gemm_arch){kernel_generic, GEN_MR, GEN_NR, 128, 256, 4096};
-}
-
 /* ---- packing -------------------------------------------------------------------------- */
 
 /* Packs rows [0, KC) x columns [0, n) of op(B), starting at op(B)'s element (k0, j0),
  * into one NR-wide sliver: dst[k*NR + j] = op(B)[k0+k][j0+j], zero for j >= n.
  * An MR-tall sliver of op(A) is the same packing of op(A)^T, which is stored as A with
- * the transpose flag flipped: pack_sliver(!trans_a, A, lda, k0, i0, m, KC, MR, dst). */
-static void pack_sliver(bool trans_b, const float *B, int64_t ldb, int64_t k0, int64_t j0,
-                        int64_t n, int64_t KC, int64_t NR, float *dst)
+ * the transpose flag flipped: pack_sliver(!trans_a, A, lda, k0, i0, m, KC, MR, dst).
+ * Packing only moves values, so every path gives the same packed bits. */
+static void pack_sliver_generic(bool trans_b, const float *B, int64_t ldb, int64_t k0,
+                                int64_t j0, int64_t n, int64_t KC, int64_t NR, float *dst)
 {
     if (!trans_b) {
         for (int64_t k = 0; k < KC; k++) {
@@ -194,6 +183,132 @@ static void pack_sliver(bool trans_b, const float *B, int64_t ldb, int64_t k0, i
         for (int64_t k = 0; k < KC; k++)
             d[k * NR] = src[k];
     }
+}
+
+#if defined(__x86_64__)
+
+/* The 8 x 8 transpose of r[0..7] (row i holds elements (i, 0..7)) in place. */
+__attribute__((target("avx2"))) static inline void transpose8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* pack_sliver with AVX2 moves: rows of the sliver copied 8 floats at a time (B not
+ * transposed), or 8 x 8 blocks of B transposed into place (B transposed). A partial
+ * sliver (n < NR) or an NR that is not a multiple of 8 takes the generic path. */
+__attribute__((target("avx2"))) static void pack_sliver_avx2(bool trans_b, const float *B,
+                                                             int64_t ldb, int64_t k0,
+                                                             int64_t j0, int64_t n,
+                                                             int64_t KC, int64_t NR,
+                                                             float *dst)
+{
+    if (n != NR || NR % 4 != 0) {
+        pack_sliver_generic(trans_b, B, ldb, k0, j0, n, KC, NR, dst);
+        return;
+    }
+    if (!trans_b) {
+        for (int64_t k = 0; k < KC; k++) {
+            const float *src = B + (k0 + k) * ldb + j0;
+            float *d = dst + k * NR;
+            int64_t j = 0;
+            for (; j + 8 <= NR; j += 8)
+                _mm256_storeu_ps(d + j, _mm256_loadu_ps(src + j));
+            if (j < NR) /* NR % 8 == 4 */
+                _mm_storeu_ps(d + j, _mm_loadu_ps(src + j));
+        }
+        return;
+    }
+    /* op(B)[k][j] = B[j0 + j][k0 + k]: 8 rows of B and 8 values of k at a time. */
+    int64_t k = 0;
+    for (; k + 8 <= KC; k += 8) {
+        int64_t j = 0;
+        for (; j + 8 <= NR; j += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = _mm256_loadu_ps(B + (j0 + j + i) * ldb + k0 + k);
+            transpose8(r);
+            for (int i = 0; i < 8; i++)
+                _mm256_storeu_ps(dst + (k + i) * NR + j, r[i]);
+        }
+        if (j < NR) { /* 4 more rows: two 4 x 4 transposes */
+            __m128 lo[4], hi[4];
+            for (int i = 0; i < 4; i++) {
+                const float *src = B + (j0 + j + i) * ldb + k0 + k;
+                lo[i] = _mm_loadu_ps(src);
+                hi[i] = _mm_loadu_ps(src + 4);
+            }
+            _MM_TRANSPOSE4_PS(lo[0], lo[1], lo[2], lo[3]);
+            _MM_TRANSPOSE4_PS(hi[0], hi[1], hi[2], hi[3]);
+            for (int i = 0; i < 4; i++) {
+                _mm_storeu_ps(dst + (k + i) * NR + j, lo[i]);
+                _mm_storeu_ps(dst + (k + 4 + i) * NR + j, hi[i]);
+            }
+        }
+    }
+    for (; k < KC; k++)
+        for (int64_t j = 0; j < NR; j++)
+            dst[k * NR + j] = B[(j0 + j) * ldb + k0 + k];
+}
+#endif
+
+/* Packs slivers [s0, s1) of a panel: sliver s holds columns [x0 + s W, x0 + s W + w) of
+ * op(X) for k in [k0, k0 + KC), w = min(W, n - s W), at dst + s W KC. Without a
+ * transpose op(X)'s rows are X's rows: they are read once each, left to right, and
+ * spread over the slivers (one pass over memory instead of one strided pass per
+ * sliver); with one, each sliver reads its own contiguous rows of X. */
+static void pack_range(void (*pack)(bool, const float *, int64_t, int64_t, int64_t, int64_t,
+                                    int64_t, int64_t, float *),
+                       bool trans, const float *X, int64_t ld, int64_t k0, int64_t x0,
+                       int64_t n, int64_t s0, int64_t s1, int64_t KC, int64_t W, float *dst)
+{
+    if (trans || s1 - s0 < 2) {
+        for (int64_t sl = s0; sl < s1; sl++) {
+            int64_t w = n - sl * W < W ? n - sl * W : W;
+            pack(trans, X, ld, k0, x0 + sl * W, w, KC, W, dst + sl * W * KC);
+        }
+        return;
+    }
+    /* Full slivers row by row, then a partial last one on its own. */
+    int64_t full = s1;
+    if (n - (s1 - 1) * W < W)
+        full = s1 - 1;
+    for (int64_t k = 0; k < KC; k++) {
+        const float *row = X + (k0 + k) * ld + x0;
+        for (int64_t sl = s0; sl < full; sl++)
+            memcpy(dst + sl * W * KC + k * W, row + sl * W, (size_t)W * sizeof(float));
+    }
+    if (full < s1)
+        pack(trans, X, ld, k0, x0 + full * W, n - full * W, KC, W, dst + full * W * KC);
+}
+
+/* The best micro-kernel this CPU runs, with its blocking: an MC x KC block of A fits
+ * in L2, a KC x NR sliver of B in L1. */
+static gemm_arch gemm_arch_get(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return (gemm_arch){kernel_avx512, pack_sliver_avx2, AVX512_MR, AVX512_NR, 240, 384,
+                           4096};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return (gemm_arch){kernel_avx2, pack_sliver_avx2, AVX2_MR, AVX2_NR, 144, 256, 4096};
+#endif
+    return (gemm_arch){kernel_generic, pack_sliver_generic, GEN_MR, GEN_NR, 128, 256, 4096};
 }
 
 /* ---- drivers ---------------------------------------------------------------------------- */
@@ -301,17 +416,15 @@ static void gemm_blocked(const gemm_job *j, int tid, int nth)
             const int64_t kc = min64(j->KC, K - pc);
             const float beta_p = pc == 0 ? j->beta : 1.0f;
             static_range(n_js, tid, nth, &lo, &hi);
-            for (int64_t js = lo; js < hi; js++)
-                pack_sliver(j->trans_b, j->B, j->ldb, pc, jc + js * NR,
-                            min64(NR, nc - js * NR), kc, NR, j->b_pack + js * NR * kc);
+            pack_range(j->g->pack, j->trans_b, j->B, j->ldb, pc, jc, nc, lo, hi, kc, NR,
+                       j->b_pack);
             gemm_barrier(nth);
             for (int64_t ic = 0; ic < M; ic += j->MC) {
                 const int64_t mc = min64(j->MC, M - ic);
                 const int64_t n_is = (mc + MR - 1) / MR;
                 static_range(n_is, tid, nth, &lo, &hi);
-                for (int64_t is = lo; is < hi; is++)
-                    pack_sliver(!j->trans_a, j->A, j->lda, pc, ic + is * MR,
-                                min64(MR, mc - is * MR), kc, MR, j->a_pack + is * MR * kc);
+                pack_range(j->g->pack, !j->trans_a, j->A, j->lda, pc, ic, mc, lo, hi, kc, MR,
+                           j->a_pack);
                 gemm_barrier(nth);
                 /* The (js, is) tiles in the order of collapse(2). */
                 static_range(n_js * n_is, tid, nth, &lo, &hi);
