@@ -237,6 +237,12 @@ VINL vf FN(map2)(float (*f)(float, float), vf a, vf b)
 
 /* ---- element-wise functions ----------------------------------------------------------- */
 
+/* Kernels that chain a SLEEF call into more work (another call, a division) run the
+ * call in its own loop over a block of VM_BLOCK elements (a stack buffer in L1), then
+ * the rest: back to back in one loop, each step waits for the call and the loop runs
+ * at its latency, not its throughput. */
+#define VM_BLOCK 256
+
 /* sigmoid z = 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) below: e^-|z| never overflows,
  * and small results keep their relative accuracy. */
 VINL vf FN(vsigmoid)(vf z)
@@ -268,7 +274,6 @@ VM_UNARY(log1p, 0.0f, FN(vlog1p)(v))
 VM_UNARY(expm1, 0.0f, V_EXPM1(v))
 VM_UNARY(tanh, 0.0f, V_TANH(v))
 VM_UNARY(sqrt, 1.0f, V_SQRT(v))
-VM_UNARY(sigmoid, 0.0f, FN(vsigmoid)(v))
 /* relu keeps NaN: x <= 0 is false for it. */
 VM_UNARY(relu, 0.0f, FN(vsel)(v <= 0.0f, FN(vset)(0.0f), v))
 
@@ -280,6 +285,8 @@ VM_TARGET static void FN(pow)(float *y, const float *x, float p, int64_t n)
         ST(y + i, V_POW(v, pv), k);
     });
 }
+
+VM_UNARY(sigmoid, 0.0f, FN(vsigmoid)(v))
 
 /* dx += f'(dy, a) for a = x or y, as each backward kernel says. */
 #define VM_BACKWARD(name, pad, expr)                                                   \
@@ -337,15 +344,21 @@ VM_TARGET static double FN(bce)(float *l, const float *p, const float *y, int64_
 {
     dacc acc = {{0}, {0}};
     vi io = FN(iota)();
-    VM_LOOP(i, k, n, {
-        vf pv = LD(p + i, k, 0.5f), yv = LD(y + i, k, 0.5f);
-        vi in = FN(in_unit)(pv);
-        vf lp = FN(clamp_log)(V_LOG(pv), in), lq = FN(clamp_log)(V_LOG1P(-pv), in);
-        vf li = -(yv * lp + (1.0f - yv) * lq);
-        if (l)
-            ST(l + i, li, k);
-        FN(dacc_add)(&acc, KEEP(li, k, io));
-    });
+    float lq[VM_BLOCK];
+    for (int64_t b = 0; b < n; b += VM_BLOCK) {
+        const int64_t m = n - b < VM_BLOCK ? n - b : VM_BLOCK;
+        const float *pb = p + b, *yb = y + b;
+        VM_LOOP(i, k, m, { ST(lq + i, V_LOG1P(-LD(pb + i, k, 0.5f)), k); });
+        VM_LOOP(i, k, m, {
+            vf pv = LD(pb + i, k, 0.5f), yv = LD(yb + i, k, 0.5f);
+            vi in = FN(in_unit)(pv);
+            vf lp = FN(clamp_log)(V_LOG(pv), in);
+            vf li = -(yv * lp + (1.0f - yv) * FN(clamp_log)(LD(lq + i, k, 0.0f), in));
+            if (l)
+                ST(l + b + i, li, k);
+            FN(dacc_add)(&acc, KEEP(li, k, io));
+        });
+    }
     return FN(hsum)(&acc);
 }
 
@@ -386,13 +399,20 @@ VM_TARGET static double FN(bce_logits)(float *l, const float *z, const float *y,
 {
     dacc acc = {{0}, {0}};
     vi io = FN(iota)();
-    VM_LOOP(i, k, n, {
-        vf zv = LD(z + i, k, 0.0f), yv = LD(y + i, k, 0.0f);
-        vf li = FN(vmax)(zv, 0.0f) - zv * yv + V_LOG1P(V_EXP(-FN(vabs)(zv)));
-        if (l)
-            ST(l + i, li, k);
-        FN(dacc_add)(&acc, KEEP(li, k, io));
-    });
+    float sp[VM_BLOCK]; /* e^-|z|, then ln(1 + e^-|z|) */
+    for (int64_t b = 0; b < n; b += VM_BLOCK) {
+        const int64_t m = n - b < VM_BLOCK ? n - b : VM_BLOCK;
+        const float *zb = z + b, *yb = y + b;
+        VM_LOOP(i, k, m, { ST(sp + i, V_EXP(-FN(vabs)(LD(zb + i, k, 0.0f))), k); });
+        VM_LOOP(i, k, m, { ST(sp + i, V_LOG1P(LD(sp + i, k, 0.0f)), k); });
+        VM_LOOP(i, k, m, {
+            vf zv = LD(zb + i, k, 0.0f), yv = LD(yb + i, k, 0.0f);
+            vf li = FN(vmax)(zv, 0.0f) - zv * yv + LD(sp + i, k, 0.0f);
+            if (l)
+                ST(l + b + i, li, k);
+            FN(dacc_add)(&acc, KEEP(li, k, io));
+        });
+    }
     return FN(hsum)(&acc);
 }
 
@@ -630,6 +650,7 @@ static const vm_table FN(table) = {
 #undef KEEP
 #undef VM_LOG_MIN
 #undef VM_EPS
+#undef VM_BLOCK
 #undef FN
 #undef VM_CAT
 #undef VM_CAT_
