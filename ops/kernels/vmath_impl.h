@@ -344,16 +344,17 @@ VM_TARGET static double FN(bce)(float *l, const float *p, const float *y, int64_
 {
     dacc acc = {{0}, {0}};
     vi io = FN(iota)();
-    float lq[VM_BLOCK];
+    float lp[VM_BLOCK], lq[VM_BLOCK];
     for (int64_t b = 0; b < n; b += VM_BLOCK) {
         const int64_t m = n - b < VM_BLOCK ? n - b : VM_BLOCK;
         const float *pb = p + b, *yb = y + b;
+        VM_LOOP(i, k, m, { ST(lp + i, V_LOG(LD(pb + i, k, 0.5f)), k); });
         VM_LOOP(i, k, m, { ST(lq + i, V_LOG1P(-LD(pb + i, k, 0.5f)), k); });
         VM_LOOP(i, k, m, {
             vf pv = LD(pb + i, k, 0.5f), yv = LD(yb + i, k, 0.5f);
             vi in = FN(in_unit)(pv);
-            vf lp = FN(clamp_log)(V_LOG(pv), in);
-            vf li = -(yv * lp + (1.0f - yv) * FN(clamp_log)(LD(lq + i, k, 0.0f), in));
+            vf li = -(yv * FN(clamp_log)(LD(lp + i, k, 0.0f), in) +
+                      (1.0f - yv) * FN(clamp_log)(LD(lq + i, k, 0.0f), in));
             if (l)
                 ST(l + b + i, li, k);
             FN(dacc_add)(&acc, KEEP(li, k, io));
