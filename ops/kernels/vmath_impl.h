@@ -194,9 +194,11 @@ VINL bool FN(any_lanes)(vi m)
 /* f applied lane by lane: the math of the plain C build. */
 VINL vf FN(map1)(float (*f)(float), vf a)
 {
+    float b[VW];
+    FN(vstore)(b, a);
     for (int j = 0; j < VW; j++)
-        a[j] = f(a[j]);
-    return a;
+        b[j] = f(b[j]);
+    return FN(vload)(b);
 }
 
 VINL vh FN(map1d)(double (*f)(double), vh a)
@@ -208,9 +210,12 @@ VINL vh FN(map1d)(double (*f)(double), vh a)
 
 VINL vf FN(map2)(float (*f)(float, float), vf a, vf b)
 {
+    float u[VW], w[VW];
+    FN(vstore)(u, a);
+    FN(vstore)(w, b);
     for (int j = 0; j < VW; j++)
-        a[j] = f(a[j], b[j]);
-    return a;
+        u[j] = f(u[j], w[j]);
+    return FN(vload)(u);
 }
 
 /* Runs the body with i at each multiple of VW below n and k the lanes in use: VW, or
