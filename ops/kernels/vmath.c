@@ -3,10 +3,11 @@
  *
  * The kernels are written once (vmath_impl.h) on GCC/Clang vector types and compiled
  * for each instruction set: AVX-512F (16 floats, SLEEF's *_u10avx512f), AVX2 + FMA
- * (8 floats, *_u10avx2), SSE2 (4 floats, *_u10sse2, any x86-64) and plain C (4 floats,
- * libm lane by lane: other CPUs, or x86-64 without SLEEF). The library is compiled for
- * the baseline ISA; each kernel carries __attribute__((target)) and the widest one the
- * CPU has is chosen at run time (nb_kernel_isa), like the GEMM micro-kernel.
+ * (8 floats, *_u10avx2), SSE2 (4 floats, *_u10sse2, any x86-64) -- each in a file of
+ * its own compiled with that ISA's flags (vmath_avx512.c, ...; see vmath.h) -- and
+ * plain C (4 floats, libm lane by lane: other CPUs, or x86-64 without SLEEF), here.
+ * The rest of the library is compiled for the baseline ISA; the widest ISA the CPU has
+ * is chosen at run time (nb_kernel_isa), like the GEMM micro-kernel.
  *
  * Determinism: an element's bits depend only on its inputs and the ISA, never on where
  * it falls: a partial last vector is computed by the same vector code with padded
@@ -19,49 +20,18 @@
 
 #include "nabla/op.h"
 #include "nabla/kernels.h"
+#include "vmath.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
-/* Elements per task of an element-wise kernel; part bounds are multiples of VM_ALIGN. */
+/* Elements per task of an element-wise kernel. */
 #define CHUNK 4096
-#define VM_ALIGN 64
 /* A reduction is summed in at most PARTS_MAX parts of at least PART_MIN elements. */
 #define PARTS_MAX 256
 #define PART_MIN 4096
-
-typedef void (*vm_unary)(float *y, const float *x, int64_t n);
-typedef void (*vm_backward)(float *dx, const float *a, const float *dy, int64_t n);
-typedef double (*vm_loss)(float *l, const float *a, const float *b, int64_t n);
-typedef void (*vm_loss_backward)(float *da, float *db, const float *a, const float *b,
-                                 const float *g, float scale, int64_t n);
-typedef void (*vm_lane)(float *y, const float *x, int64_t L, int64_t S);
-typedef void (*vm_lane_backward)(float *dx, const float *y, const float *dy, int64_t L,
-                                 int64_t S);
-
-/* The kernels of one ISA (see vmath_impl.h). */
-typedef struct vm_table {
-    vm_unary exp, log, log1p, expm1, tanh, sqrt, sigmoid, relu;
-    void (*pow)(float *y, const float *x, float p, int64_t n);
-    vm_backward exp_backward, log_backward, sqrt_backward, sigmoid_backward, tanh_backward,
-        relu_backward;
-    void (*pow_backward)(float *dx, const float *x, const float *dy, float p, int64_t n);
-    vm_loss bce, bce_logits, mse;
-    vm_loss_backward bce_backward, bce_logits_backward, mse_backward;
-    vm_lane softmax_lane, log_softmax_lane;
-    vm_lane_backward softmax_lane_backward, log_softmax_lane_backward;
-    double (*cross_entropy)(float *l, float *prob, const float *x, const float *t, int64_t N,
-                            int64_t C);
-    void (*cross_entropy_backward)(float *dx, const float *prob, const float *t,
-                                   const float *g, float scale, int64_t N, int64_t C);
-} vm_table;
 
 /* ---- plain C: libm lane by lane --------------------------------------------------------- */
 
 #define VM_SUFFIX c
 #define VW 4
-#define VM_TARGET
 #define V_EXP(v) map1_c(expf, v)
 #define V_LOG(v) map1_c(logf, v)
 #define V_LOG1P(v) map1_c(log1pf, v)
@@ -74,7 +44,6 @@ typedef struct vm_table {
 #include "vmath_impl.h"
 #undef VM_SUFFIX
 #undef VW
-#undef VM_TARGET
 #undef V_EXP
 #undef V_LOG
 #undef V_LOG1P
@@ -84,108 +53,6 @@ typedef struct vm_table {
 #undef V_POW
 #undef V_LOGD
 #undef V_ANY
-
-/* ---- x86-64 with SLEEF ----------------------------------------------------------------- */
-
-#if defined(__x86_64__) && defined(NB_HAVE_SLEEF)
-#define VM_X86 1
-
-/* SLEEF's functions, declared here rather than through sleef.h, which declares the
- * AVX2 and AVX-512 ones only when the whole file is compiled for those ISAs. */
-#define SLEEF_DECLARE(T, TD, w, wd, isa, target)                                        \
-    target T Sleef_expf##w##_u10##isa(T);                                               \
-    target TD Sleef_logd##wd##_u10##isa(TD);                                            \
-    target T Sleef_logf##w##_u10##isa(T);                                               \
-    target T Sleef_log1pf##w##_u10##isa(T);                                             \
-    target T Sleef_expm1f##w##_u10##isa(T);                                             \
-    target T Sleef_tanhf##w##_u10##isa(T);                                              \
-    target T Sleef_powf##w##_u10##isa(T, T);
-SLEEF_DECLARE(__m128, __m128d, 4, 2, sse2, )
-SLEEF_DECLARE(__m256, __m256d, 8, 4, avx2, __attribute__((target("avx2,fma"))))
-SLEEF_DECLARE(__m512, __m512d, 16, 8, avx512f, __attribute__((target("avx512f"))))
-
-/* SSE2: every x86-64. */
-#define VM_SUFFIX sse2
-#define VW 4
-#define VM_TARGET
-#define V_EXP(v) ((vf_sse2)Sleef_expf4_u10sse2((__m128)(v)))
-#define V_LOG(v) ((vf_sse2)Sleef_logf4_u10sse2((__m128)(v)))
-#define V_LOG1P(v) ((vf_sse2)Sleef_log1pf4_u10sse2((__m128)(v)))
-#define V_EXPM1(v) ((vf_sse2)Sleef_expm1f4_u10sse2((__m128)(v)))
-#define V_TANH(v) ((vf_sse2)Sleef_tanhf4_u10sse2((__m128)(v)))
-#define V_SQRT(v) ((vf_sse2)_mm_sqrt_ps((__m128)(v)))
-#define V_POW(v, w) ((vf_sse2)Sleef_powf4_u10sse2((__m128)(v), (__m128)(w)))
-#define V_LOGD(d) ((vh_sse2)Sleef_logd2_u10sse2((__m128d)(d)))
-#define V_ANY(m) (_mm_movemask_ps((__m128)(m)) != 0)
-#include "vmath_impl.h"
-#undef VM_SUFFIX
-#undef VW
-#undef VM_TARGET
-#undef V_EXP
-#undef V_LOG
-#undef V_LOG1P
-#undef V_EXPM1
-#undef V_TANH
-#undef V_SQRT
-#undef V_POW
-#undef V_LOGD
-#undef V_ANY
-
-/* AVX2 + FMA (SLEEF's AVX2 functions use FMA). */
-#define VM_SUFFIX avx2
-#define VW 8
-#define VM_TARGET __attribute__((target("avx2,fma")))
-#define V_EXP(v) ((vf_avx2)Sleef_expf8_u10avx2((__m256)(v)))
-#define V_LOG(v) ((vf_avx2)Sleef_logf8_u10avx2((__m256)(v)))
-#define V_LOG1P(v) ((vf_avx2)Sleef_log1pf8_u10avx2((__m256)(v)))
-#define V_EXPM1(v) ((vf_avx2)Sleef_expm1f8_u10avx2((__m256)(v)))
-#define V_TANH(v) ((vf_avx2)Sleef_tanhf8_u10avx2((__m256)(v)))
-#define V_SQRT(v) ((vf_avx2)_mm256_sqrt_ps((__m256)(v)))
-#define V_POW(v, w) ((vf_avx2)Sleef_powf8_u10avx2((__m256)(v), (__m256)(w)))
-#define V_LOGD(d) ((vh_avx2)Sleef_logd4_u10avx2((__m256d)(d)))
-#define V_ANY(m) (!_mm256_testz_si256((__m256i)(m), (__m256i)(m)))
-#include "vmath_impl.h"
-#undef VM_SUFFIX
-#undef VW
-#undef VM_TARGET
-#undef V_EXP
-#undef V_LOG
-#undef V_LOG1P
-#undef V_EXPM1
-#undef V_TANH
-#undef V_SQRT
-#undef V_POW
-#undef V_LOGD
-#undef V_ANY
-
-/* AVX-512F. */
-#define VM_SUFFIX avx512
-#define VW 16
-#define VM_TARGET __attribute__((target("avx512f")))
-#define V_EXP(v) ((vf_avx512)Sleef_expf16_u10avx512f((__m512)(v)))
-#define V_LOG(v) ((vf_avx512)Sleef_logf16_u10avx512f((__m512)(v)))
-#define V_LOG1P(v) ((vf_avx512)Sleef_log1pf16_u10avx512f((__m512)(v)))
-#define V_EXPM1(v) ((vf_avx512)Sleef_expm1f16_u10avx512f((__m512)(v)))
-#define V_TANH(v) ((vf_avx512)Sleef_tanhf16_u10avx512f((__m512)(v)))
-#define V_SQRT(v) ((vf_avx512)_mm512_sqrt_ps((__m512)(v)))
-#define V_POW(v, w) ((vf_avx512)Sleef_powf16_u10avx512f((__m512)(v), (__m512)(w)))
-#define V_LOGD(d) ((vh_avx512)Sleef_logd8_u10avx512f((__m512d)(d)))
-#define V_ANY(m) (_mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)) != 0)
-#include "vmath_impl.h"
-#undef VM_SUFFIX
-#undef VW
-#undef VM_TARGET
-#undef V_EXP
-#undef V_LOG
-#undef V_LOG1P
-#undef V_EXPM1
-#undef V_TANH
-#undef V_SQRT
-#undef V_POW
-#undef V_LOGD
-#undef V_ANY
-
-#endif /* x86-64 with SLEEF */
 
 /* ---- choosing the ISA ---------------------------------------------------------------------- */
 
@@ -257,11 +124,11 @@ static const vm_table *table(void)
     switch (nb_kernel_isa()) {
 #if defined(VM_X86)
     case NB_ISA_AVX512:
-        return &table_avx512;
+        return nb_vmath_table_avx512();
     case NB_ISA_AVX2:
-        return &table_avx2;
+        return nb_vmath_table_avx2();
     case NB_ISA_SSE2:
-        return &table_sse2;
+        return nb_vmath_table_sse2();
 #endif
     default:
         return &table_c;

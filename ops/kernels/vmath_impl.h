@@ -1,11 +1,10 @@
 /*
  * ops/kernels/vmath_impl.h - the vector kernels of vmath.c, written once and compiled
- * once per instruction set. Not a public header: vmath.c includes it once for each ISA
- * after defining
+ * once per instruction set. Not a public header: it is included once per ISA (by
+ * vmath.c for plain C, by vmath_<isa>.c, compiled with the ISA's flags) after defining
  *
  *     VM_SUFFIX   the ISA's name, appended to every function and type (avx512, ...)
  *     VW          floats per vector (16, 8, 4); it divides VM_ALIGN (64)
- *     VM_TARGET   __attribute__((target(...))) for the ISA, or nothing
  *     V_EXP, V_LOG, V_LOG1P, V_EXPM1, V_TANH (v), V_POW (v, w), V_SQRT (v), V_LOGD (d)
  *                 the math of one vector (V_LOGD: ln of VW/2 doubles): SLEEF's u10
  *                 functions (1 ULP), or C's libm applied lane by lane (FN(map1) ...)
@@ -56,7 +55,7 @@ typedef struct dacc {
 #error "vmath_impl.h: VW must be 4, 8 or 16"
 #endif
 
-#define VINL static inline __attribute__((always_inline)) VM_TARGET
+#define VINL static inline __attribute__((always_inline))
 
 /* ---- vector helpers ----------------------------------------------------------------- */
 
@@ -265,7 +264,7 @@ VINL vf FN(vlog1p)(vf x)
 }
 
 #define VM_UNARY(name, pad, expr)                                            \
-    VM_TARGET static void FN(name)(float *y, const float *x, int64_t n)      \
+    static void FN(name)(float *y, const float *x, int64_t n)                \
     {                                                                        \
         VM_LOOP(i, k, n, {                                                   \
             vf v = LD(x + i, k, pad);                                        \
@@ -282,7 +281,7 @@ VM_UNARY(sqrt, 1.0f, V_SQRT(v))
 /* relu keeps NaN: x <= 0 is false for it. */
 VM_UNARY(relu, 0.0f, FN(vsel)(v <= 0.0f, FN(vset)(0.0f), v))
 
-VM_TARGET static void FN(pow)(float *y, const float *x, float p, int64_t n)
+static void FN(pow)(float *y, const float *x, float p, int64_t n)
 {
     vf pv = FN(vset)(p);
     VM_LOOP(i, k, n, {
@@ -295,8 +294,7 @@ VM_UNARY(sigmoid, 0.0f, FN(vsigmoid)(v))
 
 /* dx += f'(dy, a) for a = x or y, as each backward kernel says. */
 #define VM_BACKWARD(name, pad, expr)                                                   \
-    VM_TARGET static void FN(name)(float *dx, const float *a, const float *dy,         \
-                                   int64_t n)                                          \
+    static void FN(name)(float *dx, const float *a, const float *dy, int64_t n)        \
     {                                                                                  \
         VM_LOOP(i, k, n, {                                                             \
             vf v = LD(a + i, k, pad), g = LD(dy + i, k, 0.0f), d = LD(dx + i, k, 0.0f); \
@@ -311,8 +309,8 @@ VM_BACKWARD(sigmoid_backward, 0.0f, d + g * v * (1.0f - v))      /* a = y */
 VM_BACKWARD(tanh_backward, 0.0f, d + g * (1.0f - v * v))         /* a = y */
 VM_BACKWARD(relu_backward, 0.0f, FN(vsel)(v > 0.0f, d + g, d))   /* a = x */
 
-VM_TARGET static void FN(pow_backward)(float *dx, const float *x, const float *dy, float p,
-                                       int64_t n)
+static void FN(pow_backward)(float *dx, const float *x, const float *dy, float p,
+                             int64_t n)
 {
     vf pm1 = FN(vset)(p - 1.0f);
     VM_LOOP(i, k, n, {
@@ -345,7 +343,7 @@ VINL vf FN(clamp_log_grad)(vf x, vf lx)
  * returns their sum, and a backward that adds each term's gradient times g_i (g[i],
  * or `scale` when g is NULL) into da and db (each skipped when NULL). */
 
-VM_TARGET static double FN(bce)(float *l, const float *p, const float *y, int64_t n)
+static double FN(bce)(float *l, const float *p, const float *y, int64_t n)
 {
     dacc acc = {{0}, {0}};
     vi io = FN(iota)();
@@ -371,8 +369,8 @@ VM_TARGET static double FN(bce)(float *l, const float *p, const float *y, int64_
 /* pq >= 1e-12 implies p, 1 - p >= 1e-12, so neither log is clamped: the plain
  * g (p - y) / (p (1 - p)) holds, and the logs are needed only for dy or a vector with
  * an element near 0 or 1, or outside [0, 1]. */
-VM_TARGET static void FN(bce_backward)(float *dp, float *dy, const float *p, const float *y,
-                                       const float *g, float scale, int64_t n)
+static void FN(bce_backward)(float *dp, float *dy, const float *p, const float *y,
+                             const float *g, float scale, int64_t n)
 {
     vf sv = FN(vset)(scale);
     VM_LOOP(i, k, n, {
@@ -401,7 +399,7 @@ VM_TARGET static void FN(bce_backward)(float *dp, float *dy, const float *p, con
     });
 }
 
-VM_TARGET static double FN(bce_logits)(float *l, const float *z, const float *y, int64_t n)
+static double FN(bce_logits)(float *l, const float *z, const float *y, int64_t n)
 {
     dacc acc = {{0}, {0}};
     vi io = FN(iota)();
@@ -422,9 +420,9 @@ VM_TARGET static double FN(bce_logits)(float *l, const float *z, const float *y,
     return FN(hsum)(&acc);
 }
 
-VM_TARGET static void FN(bce_logits_backward)(float *dz, float *dy, const float *z,
-                                              const float *y, const float *g, float scale,
-                                              int64_t n)
+static void FN(bce_logits_backward)(float *dz, float *dy, const float *z,
+                                    const float *y, const float *g, float scale,
+                                    int64_t n)
 {
     vf sv = FN(vset)(scale);
     VM_LOOP(i, k, n, {
@@ -439,7 +437,7 @@ VM_TARGET static void FN(bce_logits_backward)(float *dz, float *dy, const float 
     });
 }
 
-VM_TARGET static double FN(mse)(float *l, const float *p, const float *y, int64_t n)
+static double FN(mse)(float *l, const float *p, const float *y, int64_t n)
 {
     dacc acc = {{0}, {0}};
     VM_LOOP(i, k, n, {
@@ -452,8 +450,8 @@ VM_TARGET static double FN(mse)(float *l, const float *p, const float *y, int64_
     return FN(hsum)(&acc);
 }
 
-VM_TARGET static void FN(mse_backward)(float *dp, float *dy, const float *p, const float *y,
-                                       const float *g, float scale, int64_t n)
+static void FN(mse_backward)(float *dp, float *dy, const float *p, const float *y,
+                             const float *g, float scale, int64_t n)
 {
     vf sv = FN(vset)(scale);
     VM_LOOP(i, k, n, {
@@ -495,7 +493,7 @@ VINL double FN(lane_exp_sum)(float *e, const float *x, float m, int64_t L,
     return FN(hsum)(&acc);
 }
 
-VM_TARGET static void FN(softmax_lane)(float *y, const float *x, int64_t L, int64_t S)
+static void FN(softmax_lane)(float *y, const float *x, int64_t L, int64_t S)
 {
     float m = FN(lane_max)(x, L, S);
     double sum = FN(lane_exp_sum)(y, x, m, L, S);
@@ -506,8 +504,8 @@ VM_TARGET static void FN(softmax_lane)(float *y, const float *x, int64_t L, int6
 }
 
 /* dx_l += y_l (dy_l - sum_k dy_k y_k) */
-VM_TARGET static void FN(softmax_lane_backward)(float *dx, const float *y, const float *dy,
-                                                int64_t L, int64_t S)
+static void FN(softmax_lane_backward)(float *dx, const float *y, const float *dy,
+                                      int64_t L, int64_t S)
 {
     dacc acc = {{0}, {0}};
     vi io = FN(iota)();
@@ -523,7 +521,7 @@ VM_TARGET static void FN(softmax_lane_backward)(float *dx, const float *y, const
     });
 }
 
-VM_TARGET static void FN(log_softmax_lane)(float *y, const float *x, int64_t L, int64_t S)
+static void FN(log_softmax_lane)(float *y, const float *x, int64_t L, int64_t S)
 {
     float m = FN(lane_max)(x, L, S);
     float log_sum = (float)log(FN(lane_exp_sum)(NULL, x, m, L, S));
@@ -534,8 +532,8 @@ VM_TARGET static void FN(log_softmax_lane)(float *y, const float *x, int64_t L, 
 }
 
 /* dx_l += dy_l - e^(y_l) sum_k dy_k */
-VM_TARGET static void FN(log_softmax_lane_backward)(float *dx, const float *y, const float *dy,
-                                                    int64_t L, int64_t S)
+static void FN(log_softmax_lane_backward)(float *dx, const float *y, const float *dy,
+                                          int64_t L, int64_t S)
 {
     dacc acc = {{0}, {0}};
     vi io = FN(iota)();
@@ -553,8 +551,8 @@ VM_TARGET static void FN(log_softmax_lane_backward)(float *dx, const float *y, c
 /* Rows [0, N) of cross-entropy over C classes: l_n = m + ln s - x[n, t_n] (in double),
  * the softmax to prob (if not NULL); returns sum_n l_n, added in row order. The logs of
  * VW/2 rows' sums are taken together (rows past N pad with s = 1). */
-VM_TARGET static double FN(cross_entropy)(float *l, float *prob, const float *x,
-                                          const float *t, int64_t N, int64_t C)
+static double FN(cross_entropy)(float *l, float *prob, const float *x,
+                                const float *t, int64_t N, int64_t C)
 {
     enum { G = VW / 2 };
     double total = 0.0;
@@ -588,9 +586,9 @@ VM_TARGET static double FN(cross_entropy)(float *l, float *prob, const float *x,
 }
 
 /* dx[n, c] += g_n (prob[n, c] - [c == t_n]) for rows [0, N). */
-VM_TARGET static void FN(cross_entropy_backward)(float *dx, const float *prob, const float *t,
-                                                 const float *g, float scale, int64_t N,
-                                                 int64_t C)
+static void FN(cross_entropy_backward)(float *dx, const float *prob, const float *t,
+                                       const float *g, float scale, int64_t N,
+                                       int64_t C)
 {
     vi io = FN(iota)();
     for (int64_t n = 0; n < N; n++) {
