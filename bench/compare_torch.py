@@ -2,7 +2,7 @@
 """
 compare_torch.py - nabla against PyTorch on the same cores, in one run.
 
-    /usr/bin/python3 bench/compare_torch.py [--build build] [--quick] [--threads 2]
+    /usr/bin/python3 bench/compare_torch.py [--build build] [--quick] [--threads 2] [--ops]
 
 Times, with torch.set_num_threads(threads) and the same threads for nabla:
   - forward + backward of sigmoid, BCE (probabilities), BCE with logits and MSE on 2^20
@@ -15,8 +15,9 @@ PyTorch runs twice, with OMP_WAIT_POLICY=PASSIVE and with the default (spinning)
 each in a fresh process, with OPENBLAS_CORETYPE unset so it gets its best GEMM. nabla's
 side runs bench/bench_ops, bench/bench_conv and the examples fashion_mlp / fashion_cnn
 (their "seconds per epoch" line). Prints each figure and nabla's time as a fraction of
-PyTorch's best. Needs Debian's python3-torch and python3-numpy; exits 0 with a message
-if torch is missing.
+PyTorch's best. With --ops only the element-wise ops are timed (no conv, no epochs);
+an example that is not built is shown as n/a. Needs Debian's python3-torch and
+python3-numpy; exits 0 with a message if torch is missing.
 """
 import argparse
 import gzip
@@ -30,7 +31,7 @@ import time
 DATA = "/usr/share/datasets/fashion-mnist"
 
 
-def torch_side(threads, quick):
+def torch_side(threads, quick, ops_only=False):
     """Runs in its own process: returns a dict of figures (milliseconds / seconds)."""
     import numpy as np
     import torch
@@ -73,6 +74,8 @@ def torch_side(threads, quick):
     for name, fn in [("sigmoid", sigmoid), ("bce", bce), ("bce_logits", bce_logits),
                      ("mse", mse)]:
         out["op " + name] = 1e3 * best(fn)
+    if ops_only:
+        return out
 
     for name, (N, C, K, H, grad_in) in {"a": (64, 1, 32, 28, False),
                                          "b": (64, 32, 64, 14, True)}.items():
@@ -136,18 +139,23 @@ def run(cmd, env=None):
     return r.stdout
 
 
-def nabla_side(build, threads, quick):
+def nabla_side(build, threads, quick, ops_only=False):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     out = {}
     text = run([os.path.join(build, "bench", "bench_ops")] + (["--quick"] if quick else []), env)
     for m in re.finditer(r"^op (\S+)\s+([\d.]+) ms", text, re.M):
         out["op " + m.group(1)] = float(m.group(2))
+    if ops_only:
+        return out
     text = run([os.path.join(build, "bench", "bench_conv")], env)
     for m in re.finditer(r"^\((\w)\).*?forward\+backward \(\dx\)\s+([\d.]+) ms", text,
                          re.M | re.S):
         out["conv " + m.group(1)] = float(m.group(2))
     for name, batch in [("mlp", 128), ("cnn", 64)]:
-        args = [os.path.join(build, "examples", "fashion_" + name), "--epochs", "1",
+        exe = os.path.join(build, "examples", "fashion_" + name)
+        if not os.path.exists(exe):
+            continue
+        args = [exe, "--epochs", "1",
                 "--threads", str(threads), "--quiet"]
         if quick:
             args += ["--max-steps", "100"]
@@ -163,10 +171,11 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--ops", action="store_true", help="element-wise ops only")
     ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.torch_child:
-        print(json.dumps(torch_side(a.threads, a.quick)))
+        print(json.dumps(torch_side(a.threads, a.quick, a.ops)))
         return
     try:
         import torch  # noqa: F401
@@ -184,8 +193,10 @@ def main():
         cmd = [sys.executable, __file__, "--torch-child", "--threads", str(a.threads)]
         if a.quick:
             cmd.append("--quick")
+        if a.ops:
+            cmd.append("--ops")
         torch_runs[policy or "default"] = json.loads(run(cmd, env).strip().splitlines()[-1])
-    nb = nabla_side(a.build, a.threads, a.quick)
+    nb = nabla_side(a.build, a.threads, a.quick, a.ops)
     unit = lambda k: "s" if k.startswith("epoch") else "ms"
     print(f"nabla vs PyTorch {__import__('torch').__version__}, {a.threads} threads"
           f"{' (quick)' if a.quick else ''}")

@@ -22,39 +22,18 @@
  * everywhere gives 0 or about +-1e12 at p = 0 or 1 instead of the derivative of the
  * clamped expression.)
  * L(1 - p) is computed as log1p(-p). p outside [0, 1], or NaN, gives a NaN loss and
- * NaN gradients (the clamp is only for p in [0, 1]). The losses
- * are summed with nb_kernel_sum: the same bits for any thread count.
+ * NaN gradients (the clamp is only for p in [0, 1]). The logs are SLEEF's (1 ULP).
+ * Forward is one pass that sums the losses as it goes (nb_kernel_bce: no temporary
+ * array, the same bits for any thread count); backward is one pass, and computes the
+ * logs only for dy and for elements within 1e-12 of 0 or 1 (nb_kernel_bce_backward).
  */
-#include <math.h>
-
 #include "nabla/op.h"
 #include "nabla/ops.h"
-#include "nabla/parallel.h"
 #include "nabla/kernels.h"
-
-#define LOG_MIN (-100.0f)
-#define EPS 1e-12f
 
 typedef struct bce_params {
     nb_reduction reduction;
 } bce_params;
-
-/* True for p in [0, 1] (false for NaN). */
-static inline bool in_unit(float p) { return p >= 0.0f && p <= 1.0f; }
-
-/* The clamped log L(x), L(1 - x) (by log1p, accurate for small x), and L'(x) as above.
- * The clamp applies only inside [0, 1]: NaN or a value outside gives NaN (fmaxf alone
- * would turn a NaN log into -100). */
-static inline float clamped_log(float x) { return in_unit(x) ? fmaxf(logf(x), LOG_MIN) : NAN; }
-static inline float clamped_log1m(float x)
-{
-    return in_unit(x) ? fmaxf(log1pf(-x), LOG_MIN) : NAN;
-}
-
-static inline float clamped_log_grad(float x, float lx)
-{
-    return lx > LOG_MIN ? 1.0f / fmaxf(x, EPS) : 0.0f;
-}
 
 static nb_status bce_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
@@ -66,17 +45,10 @@ static nb_status bce_forward(nb_op_ctx *ctx, nb_tensor *out)
 {
     const bce_params *prm = nb_op_params(ctx);
     const nb_tensor *p = nb_op_input(ctx, 0), *y = nb_op_input(ctx, 1);
-    const float *pd = p->data, *yd = y->data;
-    int64_t n = p->size;
-
-    nb_step_mark mark;
-    float *l = nb_op_loss_begin(out, prm->reduction, n, &mark);
-    if (!l)
-        return NB_ERR_NOMEM;
-    NB_PARALLEL_FOR(i, n, {
-        l[i] = -(yd[i] * clamped_log(pd[i]) + (1.0f - yd[i]) * clamped_log1m(pd[i]));
-    });
-    nb_op_loss_end(out, prm->reduction, l, n, mark);
+    nb_reduction r = prm->reduction;
+    double s = nb_kernel_bce(r == NB_REDUCE_NONE ? out->data : NULL, p->data, y->data, p->size);
+    if (r != NB_REDUCE_NONE)
+        out->data[0] = (float)(r == NB_REDUCE_MEAN ? s / (double)p->size : s);
     return NB_OK;
 }
 
@@ -86,26 +58,10 @@ static nb_status bce_backward(nb_op_ctx *ctx, const nb_tensor *out, const nb_ten
     const bce_params *prm = nb_op_params(ctx);
     const nb_tensor *p = nb_op_input(ctx, 0), *y = nb_op_input(ctx, 1);
     nb_tensor *dp = nb_op_grad(ctx, 0), *dy = nb_op_grad(ctx, 1);
-    const float *pd = p->data, *yd = y->data, *g = dout->data;
-    float *dpd = dp ? dp->data : NULL, *dyd = dy ? dy->data : NULL;
-    int64_t n = p->size;
-    bool none = prm->reduction == NB_REDUCE_NONE;
-    float scale = nb_op_loss_scale(prm->reduction, g, n);
-    NB_PARALLEL_FOR(i, n, {
-        float gi = none ? g[i] : scale, q = 1.0f - pd[i], pq = pd[i] * q;
-        float lp = clamped_log(pd[i]), lq = clamped_log1m(pd[i]);
-        if (dpd) {
-            if (!in_unit(pd[i]))
-                dpd[i] += NAN; /* NaN in, NaN out (dy gets NaN from lq - lp too) */
-            else if (lp > LOG_MIN && lq > LOG_MIN && pq >= EPS)
-                dpd[i] += gi * (pd[i] - yd[i]) / pq;
-            else
-                dpd[i] += gi * (-yd[i] * clamped_log_grad(pd[i], lp) +
-                                (1.0f - yd[i]) * clamped_log_grad(q, lq));
-        }
-        if (dyd)
-            dyd[i] += gi * (lq - lp);
-    });
+    nb_reduction r = prm->reduction;
+    nb_kernel_bce_backward(dp ? dp->data : NULL, dy ? dy->data : NULL, p->data, y->data,
+                           r == NB_REDUCE_NONE ? dout->data : NULL,
+                           nb_op_loss_scale(r, dout->data, p->size), p->size);
     return NB_OK;
 }
 

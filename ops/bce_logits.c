@@ -8,27 +8,18 @@
  *
  * with g_i = dout_i (NONE), dout (SUM) or dout / n (MEAN, n = number of elements).
  * sigmoid is evaluated as 1 / (1 + e^-z) for z >= 0 and e^z / (1 + e^z) for z < 0, so
- * z = +-100 gives finite losses and gradients. The losses are summed with
- * nb_kernel_sum: the same bits for any thread count.
+ * z = +-100 gives finite losses and gradients. exp and log1p are SLEEF's (1 ULP).
+ * Forward is one pass that sums the losses as it goes (nb_kernel_bce_logits: no
+ * temporary array, the same bits for any thread count); backward is one pass
+ * (nb_kernel_bce_logits_backward).
  */
-#include <math.h>
-
 #include "nabla/op.h"
 #include "nabla/ops.h"
-#include "nabla/parallel.h"
 #include "nabla/kernels.h"
 
 typedef struct bce_logits_params {
     nb_reduction reduction;
 } bce_logits_params;
-
-static inline float stable_sigmoid(float z)
-{
-    if (z >= 0.0f)
-        return 1.0f / (1.0f + expf(-z));
-    float e = expf(z);
-    return e / (1.0f + e);
-}
 
 static nb_status bce_logits_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
 {
@@ -40,17 +31,11 @@ static nb_status bce_logits_forward(nb_op_ctx *ctx, nb_tensor *out)
 {
     const bce_logits_params *prm = nb_op_params(ctx);
     const nb_tensor *z = nb_op_input(ctx, 0), *y = nb_op_input(ctx, 1);
-    const float *zd = z->data, *yd = y->data;
-    int64_t n = z->size;
-
-    nb_step_mark mark;
-    float *l = nb_op_loss_begin(out, prm->reduction, n, &mark);
-    if (!l)
-        return NB_ERR_NOMEM;
-    NB_PARALLEL_FOR(i, n, {
-        l[i] = fmaxf(zd[i], 0.0f) - zd[i] * yd[i] + log1pf(expf(-fabsf(zd[i])));
-    });
-    nb_op_loss_end(out, prm->reduction, l, n, mark);
+    nb_reduction r = prm->reduction;
+    double s = nb_kernel_bce_logits(r == NB_REDUCE_NONE ? out->data : NULL, z->data, y->data,
+                                    z->size);
+    if (r != NB_REDUCE_NONE)
+        out->data[0] = (float)(r == NB_REDUCE_MEAN ? s / (double)z->size : s);
     return NB_OK;
 }
 
@@ -61,18 +46,10 @@ static nb_status bce_logits_backward(nb_op_ctx *ctx, const nb_tensor *out,
     const bce_logits_params *prm = nb_op_params(ctx);
     const nb_tensor *z = nb_op_input(ctx, 0), *y = nb_op_input(ctx, 1);
     nb_tensor *dz = nb_op_grad(ctx, 0), *dy = nb_op_grad(ctx, 1);
-    const float *zd = z->data, *yd = y->data, *g = dout->data;
-    float *dzd = dz ? dz->data : NULL, *dyd = dy ? dy->data : NULL;
-    int64_t n = z->size;
-    bool none = prm->reduction == NB_REDUCE_NONE;
-    float scale = nb_op_loss_scale(prm->reduction, g, n);
-    NB_PARALLEL_FOR(i, n, {
-        float gi = none ? g[i] : scale;
-        if (dzd)
-            dzd[i] += gi * (stable_sigmoid(zd[i]) - yd[i]);
-        if (dyd)
-            dyd[i] -= gi * zd[i];
-    });
+    nb_reduction r = prm->reduction;
+    nb_kernel_bce_logits_backward(dz ? dz->data : NULL, dy ? dy->data : NULL, z->data, y->data,
+                                  r == NB_REDUCE_NONE ? dout->data : NULL,
+                                  nb_op_loss_scale(r, dout->data, z->size), z->size);
     return NB_OK;
 }
 

@@ -2,33 +2,22 @@
  * log: y = ln x                                                             dx = dy / x
  *
  * Like logf and PyTorch: log 0 = -inf (gradient +-inf there), log of a negative is NaN.
+ * SLEEF's logf (nb_kernel_log): within 1 ULP.
  */
-#include <math.h>
-
 #include "nabla/op.h"
 #include "nabla/ops.h"
-#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 static nb_status log_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
-    const float *x = nb_op_input(ctx, 0)->data;
-    float *yd = y->data;
-    int64_t n = y->size;
-    NB_PARALLEL_FOR(i, n, {
-        yd[i] = logf(x[i]);
-    });
+    nb_kernel_log(y->data, nb_op_input(ctx, 0)->data, y->size);
     return NB_OK;
 }
 
 static nb_status log_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor *dy)
 {
-    nb_tensor *dx = nb_op_grad(ctx, 0);
-    const float *x = nb_op_input(ctx, 0)->data, *g = dy->data;
-    float *d = dx->data;
-    int64_t n = y->size;
-    NB_PARALLEL_FOR(i, n, {
-        d[i] += g[i] / x[i];
-    });
+    nb_kernel_log_backward(nb_op_grad(ctx, 0)->data, nb_op_input(ctx, 0)->data, dy->data,
+                          y->size);
     return NB_OK;
 }
 

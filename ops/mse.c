@@ -6,12 +6,11 @@
  *     dp_i = 2 (p_i - y_i) g_i,    dy_i = -2 (p_i - y_i) g_i,
  *
  * where g_i = dout_i (NONE), dout (SUM) or dout / n (MEAN, n = number of elements).
- * The per-element losses are summed with nb_kernel_sum: the same bits for any thread
- * count.
+ * One pass each way (nb_kernel_mse, nb_kernel_mse_backward); forward sums the losses in
+ * double as it goes, with no temporary array: the same bits for any thread count.
  */
 #include "nabla/op.h"
 #include "nabla/ops.h"
-#include "nabla/parallel.h"
 #include "nabla/kernels.h"
 
 typedef struct mse_params {
@@ -28,18 +27,10 @@ static nb_status mse_forward(nb_op_ctx *ctx, nb_tensor *out)
 {
     const mse_params *prm = nb_op_params(ctx);
     const nb_tensor *p = nb_op_input(ctx, 0), *y = nb_op_input(ctx, 1);
-    const float *pd = p->data, *yd = y->data;
-    int64_t n = p->size;
-
-    nb_step_mark mark;
-    float *l = nb_op_loss_begin(out, prm->reduction, n, &mark);
-    if (!l)
-        return NB_ERR_NOMEM;
-    NB_PARALLEL_FOR(i, n, {
-        float d = pd[i] - yd[i];
-        l[i] = d * d;
-    });
-    nb_op_loss_end(out, prm->reduction, l, n, mark);
+    nb_reduction r = prm->reduction;
+    double s = nb_kernel_mse(r == NB_REDUCE_NONE ? out->data : NULL, p->data, y->data, p->size);
+    if (r != NB_REDUCE_NONE)
+        out->data[0] = (float)(r == NB_REDUCE_MEAN ? s / (double)p->size : s);
     return NB_OK;
 }
 
@@ -49,18 +40,10 @@ static nb_status mse_backward(nb_op_ctx *ctx, const nb_tensor *out, const nb_ten
     const mse_params *prm = nb_op_params(ctx);
     const nb_tensor *p = nb_op_input(ctx, 0), *y = nb_op_input(ctx, 1);
     nb_tensor *dp = nb_op_grad(ctx, 0), *dy = nb_op_grad(ctx, 1);
-    const float *pd = p->data, *yd = y->data, *g = dout->data;
-    float *dpd = dp ? dp->data : NULL, *dyd = dy ? dy->data : NULL;
-    int64_t n = p->size;
-    bool none = prm->reduction == NB_REDUCE_NONE;
-    float scale = nb_op_loss_scale(prm->reduction, g, n);
-    NB_PARALLEL_FOR(i, n, {
-        float d = 2.0f * (pd[i] - yd[i]) * (none ? g[i] : scale);
-        if (dpd)
-            dpd[i] += d;
-        if (dyd)
-            dyd[i] -= d;
-    });
+    nb_reduction r = prm->reduction;
+    nb_kernel_mse_backward(dp ? dp->data : NULL, dy ? dy->data : NULL, p->data, y->data,
+                           r == NB_REDUCE_NONE ? dout->data : NULL,
+                           nb_op_loss_scale(r, dout->data, p->size), p->size);
     return NB_OK;
 }
 

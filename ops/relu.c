@@ -2,35 +2,22 @@
  * relu: y = max(x, 0)                                              dx = dy * [x > 0]
  *
  * Like PyTorch: the gradient at exactly x = 0 is 0, and NaN passes through (relu(NaN)
- * is NaN, with gradient 0).
+ * is NaN, with gradient 0). Branch-free vector code (nb_kernel_relu).
  */
-#include <math.h>
-
 #include "nabla/op.h"
 #include "nabla/ops.h"
-#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 static nb_status relu_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
-    const float *x = nb_op_input(ctx, 0)->data;
-    float *yd = y->data;
-    int64_t n = y->size;
-    NB_PARALLEL_FOR(i, n, {
-        yd[i] = x[i] > 0.0f || isnan(x[i]) ? x[i] : 0.0f;
-    });
+    nb_kernel_relu(y->data, nb_op_input(ctx, 0)->data, y->size);
     return NB_OK;
 }
 
 static nb_status relu_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor *dy)
 {
-    nb_tensor *dx = nb_op_grad(ctx, 0);
-    const float *x = nb_op_input(ctx, 0)->data, *g = dy->data;
-    float *d = dx->data;
-    int64_t n = y->size;
-    NB_PARALLEL_FOR(i, n, {
-        if (x[i] > 0.0f)
-            d[i] += g[i];
-    });
+    nb_kernel_relu_backward(nb_op_grad(ctx, 0)->data, nb_op_input(ctx, 0)->data, dy->data,
+                           y->size);
     return NB_OK;
 }
 

@@ -1,32 +1,22 @@
 /*
  * sigmoid: y = 1 / (1 + e^-x)                                   dx = dy * y * (1 - y)
+ *
+ * Evaluated as 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, with SLEEF's exp
+ * (nb_kernel_sigmoid): within 3 ULP (2.4 measured), never overflowing.
  */
-#include <math.h>
-
 #include "nabla/op.h"
 #include "nabla/ops.h"
-#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 static nb_status sigmoid_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
-    const float *x = nb_op_input(ctx, 0)->data;
-    float *yd = y->data;
-    int64_t n = y->size;
-    NB_PARALLEL_FOR(i, n, {
-        yd[i] = 1.0f / (1.0f + expf(-x[i]));
-    });
+    nb_kernel_sigmoid(y->data, nb_op_input(ctx, 0)->data, y->size);
     return NB_OK;
 }
 
 static nb_status sigmoid_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor *dy)
 {
-    nb_tensor *dx = nb_op_grad(ctx, 0);
-    const float *yd = y->data, *g = dy->data;
-    float *d = dx->data;
-    int64_t n = y->size;
-    NB_PARALLEL_FOR(i, n, {
-        d[i] += g[i] * yd[i] * (1.0f - yd[i]);
-    });
+    nb_kernel_sigmoid_backward(nb_op_grad(ctx, 0)->data, y->data, dy->data, y->size);
     return NB_OK;
 }
 

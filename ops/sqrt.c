@@ -2,33 +2,21 @@
  * sqrt: y = sqrt x                                                        dx = dy / (2 y)
  *
  * Like sqrtf and PyTorch: sqrt(-x) is NaN; at x = 0 the gradient is +inf (dy / 0).
+ * Correctly rounded (the vector sqrt instruction, nb_kernel_sqrt).
  */
-#include <math.h>
-
 #include "nabla/op.h"
 #include "nabla/ops.h"
-#include "nabla/parallel.h"
+#include "nabla/kernels.h"
 
 static nb_status sqrt_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
-    const float *x = nb_op_input(ctx, 0)->data;
-    float *yd = y->data;
-    int64_t n = y->size;
-    NB_PARALLEL_FOR(i, n, {
-        yd[i] = sqrtf(x[i]);
-    });
+    nb_kernel_sqrt(y->data, nb_op_input(ctx, 0)->data, y->size);
     return NB_OK;
 }
 
 static nb_status sqrt_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor *dy)
 {
-    nb_tensor *dx = nb_op_grad(ctx, 0);
-    const float *yd = y->data, *g = dy->data;
-    float *d = dx->data;
-    int64_t n = y->size;
-    NB_PARALLEL_FOR(i, n, {
-        d[i] += g[i] / (2.0f * yd[i]);
-    });
+    nb_kernel_sqrt_backward(nb_op_grad(ctx, 0)->data, y->data, dy->data, y->size);
     return NB_OK;
 }
 

@@ -47,6 +47,129 @@ void nb_kernel_sum_axis(float *y, const float *x, int64_t outer, int64_t len, in
 void nb_kernel_sum_axis_backward(float *dx, const float *dy, int64_t outer, int64_t len,
                                  int64_t inner, float scale);
 
+/* ---- vectorised element-wise math ----------------------------------------------------
+ *
+ * Kernels on plain float arrays, compiled for several instruction sets and run on the
+ * widest the CPU has (AVX-512F, AVX2 + FMA, SSE2 on x86-64; plain C elsewhere). The
+ * transcendental functions are SLEEF's u10 ones, within 1 ULP of the true result (the
+ * plain C ISA uses libm lane by lane: glibc's are within 1 ULP too, tanhf within 2.2);
+ * sqrt and the arithmetic are IEEE-exact per operation. An element's bits depend only on its inputs and the ISA: not on the
+ * thread count, nor on where the element falls in the array (a partial last vector is
+ * computed by the same vector code). Each kernel splits its work across threads from
+ * NB_PAR_MIN elements, at multiples of 64 elements. Outputs may be the inputs (in
+ * place) but must not otherwise overlap them. Empty arrays (n = 0) are fine. */
+
+/* The instruction sets of these kernels; NB_ISA_AUTO means "the best this CPU has". */
+typedef enum nb_isa {
+    NB_ISA_AUTO = 0,
+    NB_ISA_C,       /* plain C: libm lane by lane, 4 lanes */
+    NB_ISA_SSE2,    /* x86-64 baseline, 4 lanes */
+    NB_ISA_AVX2,    /* AVX2 and FMA, 8 lanes */
+    NB_ISA_AVX512,  /* AVX-512F, 16 lanes */
+} nb_isa;
+
+/* The ISA these kernels run on now: the one forced by nb_kernel_set_isa, else the best
+ * the CPU (and the build: SLEEF is needed for all but NB_ISA_C) has. */
+nb_isa nb_kernel_isa(void);
+
+/* Forces an ISA (for tests and benchmarks), or NB_ISA_AUTO for the best again. Results
+ * differ between ISAs in the last bits of the transcendental functions and of sums
+ * (which add in VW lanes). Not to be called while kernels run on other threads.
+ * NB_ERR_ARG for a value that is not an nb_isa, or an ISA this CPU or build lacks
+ * ("kernel_set_isa: AVX-512 is not available on this CPU ..."). */
+nb_status nb_kernel_set_isa(nb_isa isa);
+
+/* "auto", "C", "SSE2", "AVX2", "AVX-512"; "unknown" for other values. */
+const char *nb_isa_name(nb_isa isa);
+
+/* y[i] = f(x[i]) for i in [0, n):
+ *   exp    e^x          overflows to inf above ~88.7, 0 below ~-103
+ *   log    ln x         -inf at 0, NaN below
+ *   log1p  ln(1 + x)    accurate for small x (SLEEF's gives inf above 1e38: there
+ *                       ln x is used)
+ *   expm1  e^x - 1      accurate for small x
+ *   tanh   tanh x
+ *   sqrt   sqrt x       correctly rounded; NaN below 0
+ *   sigmoid 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below (never overflows; within
+ *          3 ULP)
+ *   relu   max(x, 0), NaN kept
+ *   pow    x^p          C's powf rules: x^0 = 1 (NaN too), NaN for x < 0 and p not an
+ *                       integer */
+void nb_kernel_exp(float *y, const float *x, int64_t n);
+void nb_kernel_log(float *y, const float *x, int64_t n);
+void nb_kernel_log1p(float *y, const float *x, int64_t n);
+void nb_kernel_expm1(float *y, const float *x, int64_t n);
+void nb_kernel_tanh(float *y, const float *x, int64_t n);
+void nb_kernel_sqrt(float *y, const float *x, int64_t n);
+void nb_kernel_sigmoid(float *y, const float *x, int64_t n);
+void nb_kernel_relu(float *y, const float *x, int64_t n);
+void nb_kernel_pow(float *y, const float *x, float p, int64_t n);
+
+/* The backward rules of those: dx[i] += dy[i] times the derivative, from the output y
+ * or the input x as named:
+ *   exp      dx += dy y              log   dx += dy / x
+ *   sqrt     dx += dy / (2 y)        pow   dx += dy p x^(p-1)
+ *   sigmoid  dx += dy y (1 - y)      tanh  dx += dy (1 - y^2)
+ *   relu     dx += dy where x > 0 (dx unchanged elsewhere, NaN included) */
+void nb_kernel_exp_backward(float *dx, const float *y, const float *dy, int64_t n);
+void nb_kernel_log_backward(float *dx, const float *x, const float *dy, int64_t n);
+void nb_kernel_sqrt_backward(float *dx, const float *y, const float *dy, int64_t n);
+void nb_kernel_pow_backward(float *dx, const float *x, const float *dy, float p, int64_t n);
+void nb_kernel_sigmoid_backward(float *dx, const float *y, const float *dy, int64_t n);
+void nb_kernel_tanh_backward(float *dx, const float *y, const float *dy, int64_t n);
+void nb_kernel_relu_backward(float *dx, const float *x, const float *dy, int64_t n);
+
+/* Element-wise losses in one pass each way. Forward writes the n terms l_i to l (NULL:
+ * not stored) and returns sum_i l_i, accumulated in double in parts whose bounds
+ * depend only on n, added in order: the same bits for any thread count, with no
+ * temporary array. Backward adds each term's gradient times g_i -- g[i], or `scale`
+ * for every i when g is NULL -- into the first input's gradient and the second's (each
+ * skipped when NULL). The formulas, clamps and NaN rules are those of nb_bce,
+ * nb_bce_logits and nb_mse in nabla/ops.h:
+ *   bce         l = -(y max(ln p, -100) + (1 - y) max(ln(1 - p), -100)), NaN unless
+ *               p in [0, 1]; dp as documented in ops/bce.c, dy = g (ln(1-p) - ln p)
+ *   bce_logits  l = max(z, 0) - z y + ln(1 + e^-|z|);  dz = g (sigmoid z - y),
+ *               dy = -g z
+ *   mse         l = (p - y)^2;  dp = 2 (p - y) g,  dy = -dp */
+double nb_kernel_bce(float *l, const float *p, const float *y, int64_t n);
+void nb_kernel_bce_backward(float *dp, float *dy, const float *p, const float *y,
+                            const float *g, float scale, int64_t n);
+double nb_kernel_bce_logits(float *l, const float *z, const float *y, int64_t n);
+void nb_kernel_bce_logits_backward(float *dz, float *dy, const float *z, const float *y,
+                                   const float *g, float scale, int64_t n);
+double nb_kernel_mse(float *l, const float *p, const float *y, int64_t n);
+void nb_kernel_mse_backward(float *dp, float *dy, const float *p, const float *y,
+                            const float *g, float scale, int64_t n);
+
+/* Softmax cross-entropy of the rows of x [N, C] with labels (class indices as floats,
+ * each an integer in [0, C): the caller checks): per row, with m = max_c x[n,c] and
+ * s = sum_c e^(x[n,c] - m) in double,
+ *     l_n = m + ln s - x[n, label_n]            (stored to l[n] unless l is NULL)
+ *     prob[n, c] = e^(x[n,c] - m) * (1 / s)     (stored unless prob is NULL)
+ * Returns sum_n l_n in double, in parts of whole rows added in order (bounds depend on
+ * N and C only). One pass over x. Backward: dx[n,c] += g_n (prob[n,c] - [c == label_n])
+ * with g_n = g[n], or `scale` when g is NULL. */
+double nb_kernel_cross_entropy(float *l, float *prob, const float *x, const float *labels,
+                               int64_t N, int64_t C);
+void nb_kernel_cross_entropy_backward(float *dx, const float *prob, const float *labels,
+                                      const float *g, float scale, int64_t N, int64_t C);
+
+/* nb_lane_run kernels (for nb_kernel_lanes) of softmax and log_softmax along one lane of
+ * L elements S apart, with m = max_l x_l (NaNs skipped) and sums in double:
+ *   softmax      y_l = e^(x_l - m) / sum_k e^(x_k - m)
+ *                backward: dx_l += y_l (dy_l - sum_k dy_k y_k)
+ *   log_softmax  y_l = x_l - m - ln sum_k e^(x_k - m)
+ *                backward: dx_l += dy_l - e^(y_l) sum_k dy_k
+ * The third argument of the forward kernels is unused (NULL). */
+void nb_kernel_softmax_lane(float *y, const float *x, const float *unused, int64_t L,
+                            int64_t S);
+void nb_kernel_softmax_lane_backward(float *dx, const float *y, const float *dy, int64_t L,
+                                     int64_t S);
+void nb_kernel_log_softmax_lane(float *y, const float *x, const float *unused, int64_t L,
+                                int64_t S);
+void nb_kernel_log_softmax_lane_backward(float *dx, const float *y, const float *dy,
+                                         int64_t L, int64_t S);
+
 /* ---- broadcasting ------------------------------------------------------------------ */
 
 /* A run of a binary elementwise op: for k in [0, n): out[k] = f(a[k * sa], b[k * sb]),
