@@ -460,8 +460,20 @@ nb_status nb_backward_seed(nb_tensor *out, const nb_tensor *seed)
     uint64_t pass = ++backward_pass;
     nb_node *root = out->node;
     root->mark = pass;
-    out->grad = zero_grad_of(root);
-    memcpy(out->grad->data, seed->data, (size_t)seed->size * sizeof(float));
+    /* The output's gradient is the seed: set up its room and copy (no zeroing first). */
+    nb_tensor *g = root->grad_slot;
+    nb_tensor_init(g, (float *)(void *)((char *)g + NB_TENSOR_HEADER), out->ndim, out->shape,
+                   out->size, NB_STORAGE_STEP);
+    out->grad = g;
+    {
+        float *dst = g->data;
+        const float *src = seed->data;
+        const int64_t n = seed->size, blk = 16384, nblk = (n + blk - 1) / blk;
+        NB_PARALLEL_FOR_IF(n >= NB_PAR_MIN, k, nblk, {
+            int64_t lo = k * blk, len = n - lo < blk ? n - lo : blk;
+            memcpy(dst + lo, src + lo, (size_t)len * sizeof(float));
+        });
+    }
     for (nb_node *node = root; node; node = node->prev) {
         if (node->mark != pass)
             continue;
