@@ -191,6 +191,21 @@ static inline int fashion_load(const fashion_args *a, nb_dataset **train, nb_dat
     return 0;
 }
 
+/* x and xt standardised with one mean and one standard deviation taken over all of x's
+ * pixels (as torchvision's Normalize((0.2860,), (0.3530,)) does for this set): both are
+ * seen as one column of pixels through views, so nb_standardize takes scalar statistics
+ * rather than one per pixel. */
+static inline int fashion_standardize(nb_tensor *x, nb_tensor *xt)
+{
+    nb_tensor a, b;
+    float mean, sd;
+    if (nb_tensor_view_init(&a, NB_SHAPE(x->size, 1), x->data) != NB_OK ||
+        nb_tensor_view_init(&b, NB_SHAPE(xt->size, 1), xt->data) != NB_OK ||
+        nb_standardize(&a, &mean, &sd) != NB_OK || nb_standardize_with(&b, &mean, &sd) != NB_OK)
+        return -1; /* the message is in nb_error() */
+    return 0;
+}
+
 static inline double fashion_now(void)
 {
     struct timespec t;

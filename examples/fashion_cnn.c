@@ -1,6 +1,7 @@
 /*
  * fashion_cnn.c - a small CNN on Fashion-MNIST, trained with Adam (1e-3, batch 64) for
- * 3 epochs: about 0.91 test accuracy. The Keras equivalent:
+ * 3 epochs, on pixels standardised with the training set's mean and deviation: about
+ * 0.91 test accuracy. The Keras equivalent (x = (x - x.mean()) / x.std() first):
  *
  *     model = Sequential([Conv2D(32, 3, padding='same', activation='relu'), MaxPool2D(2),
  *                         Conv2D(64, 3, padding='same', activation='relu'), MaxPool2D(2),
@@ -34,6 +35,8 @@ int main(int argc, char **argv)
         goto done;
     nb_tensor *x = nb_dataset_inputs(train), *y = nb_dataset_targets(train);
     nb_tensor *xt = nb_dataset_inputs(test), *yt = nb_dataset_targets(test);
+    if (fashion_standardize(x, xt) != 0) /* converges faster than pixels in [0, 1] */
+        goto done;
 
     nb_layer *layers[] = {
         nb_conv2d_layer(32, .kernel_size = 3, .padding = NB_PADDING_SAME, .activation = NB_RELU),

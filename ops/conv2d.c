@@ -8,18 +8,19 @@
  * cols_n[(c,i,j), (oh,ow)] = that x value, each image and group is one product:
  *
  *   y_n,g  = w_g cols_n,g (+ b)                     [K/G, Ho Wo]
- *   dw_g  += dy_n,g cols_n,g^T                      summed over n = 0, 1, ... in order
- *            (computed as its transpose cols dy^T, which packs faster)
+ *   dw_g  += dy_n,g cols_n,g^T                      (as its transpose cols dy^T, which
+ *                                                    packs faster)
  *   dx_n  += col2im(w_g^T dy_n,g)                   scatter-add of the columns
  *   db    += sum over n, oh, ow of dy
  *
- * Images go through in chunks of a fixed size (which depends on the shapes only, never
- * on the thread count): the chunk's columns sit side by side, so one GEMM covers the
- * chunk and is big enough for nb_kernel_gemm to split across threads. cols is recomputed in
- * backward rather than saved. A 1x1 kernel with stride 1 and no padding uses x as cols
- * directly, one image at a time. Every sum has a fixed order: the same bits for any
- * thread count.
+ * cols_n is never built whole: each product covers a block of output pixels whose
+ * columns fit in L2 (the whole plane for the layers of a small CNN), built by im2col
+ * just before its GEMM and recomputed in backward rather than saved. A 1x1 kernel with
+ * stride 1 and no padding reads x as its columns. Each thread runs whole products on
+ * its own scratch (nb_kernel_gemm_on); see "the work split" below. Every sum has a
+ * fixed order: the same bits for any thread count.
  */
+#include <omp.h>
 #include <string.h>
 
 #include "nabla/op.h"
@@ -27,8 +28,12 @@
 #include "nabla/parallel.h"
 #include "nabla/kernels.h"
 
-/* Columns (images x Ho Wo) per GEMM: a chunk holds ceil(CHUNK_COLS / (Ho Wo)) images. */
-#define CHUNK_COLS 2048
+/* Floats of one block of columns: 256 KB, which stays in L2 with the packed panels. A
+ * block has at least min(P, 32) columns, and at most COLS_MAX floats. */
+#define COLS_TARGET 65536
+#define COLS_MAX ((int64_t)1 << 32)
+/* Chunks of images in backward: dw and db partials, added in order. */
+#define MAX_CHUNKS 16
 
 typedef struct conv2d_params {
     nb_conv2d_opts o;
@@ -121,11 +126,13 @@ static nb_status conv2d_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
                            "(more than 2^%d)", (long long)g.Ho, (long long)g.Wo, sx,
                            (long long)g.pt, (long long)g.pb, (long long)g.pl,
                            (long long)g.pr, NB_SIZE_MAX_LOG2);
-    /* The column matrix of a chunk: R rows of fewer than P + CHUNK_COLS columns. */
-    if (g.N > 0 && !direct && g.R > NB_SIZE_MAX / (g.P + CHUNK_COLS))
+    /* A thread's block of columns: R rows of at least min(P, 32) columns. */
+    const int64_t min_cols = g.P < 32 ? g.P : 32;
+    if (g.N > 0 && !direct && g.R > COLS_MAX / min_cols)
         return nb_op_error(ctx, NB_ERR_SHAPE, "the column matrix of %s with weight %s (%lld "
-                           "rows, %lld columns per image) is too large", sx, sw,
-                           (long long)g.R, (long long)g.P);
+                           "rows, %lld columns per image) is too large: a block of %lld "
+                           "columns holds more than 2^32 floats", sx, sw, (long long)g.R,
+                           (long long)g.P, (long long)min_cols);
     *ndim = 4;
     shape[0] = g.N;
     shape[1] = g.K;
@@ -134,103 +141,214 @@ static nb_status conv2d_shape(nb_op_ctx *ctx, int *ndim, int64_t *shape)
     return NB_OK;
 }
 
-/* y[n0 + b, k0 + k, :] = t[k, b P + :] (+ bias[k0 + k]) for the chunk's nb images. */
-static void scatter_out(const nb_conv2d_geom *g, const float *t, int64_t n0, int64_t nb,
-                        int64_t k0, const float *bias, float *y)
+/* ---- the work split -------------------------------------------------------------
+ *
+ * Forward: one task per (image, group, block of output pixels), each on one thread:
+ * im2col of the block into that thread's columns (R x pb, sized for L2), one product
+ * straight into y, the bias added while the tile is in cache. Backward: the images are
+ * dealt into at most MAX_CHUNKS chunks of consecutive images (by N only); a chunk's
+ * thread adds its images' dw into the chunk's own partial dw (transposed, [G][R][Kg])
+ * and db partial, and their dx in full (blocks of one image overlap in dx). The
+ * partials are then added in chunk order. One parallel region per pass, and the split
+ * depends on the shapes only: the same bits for any thread count. */
+
+static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* Output pixels per block: the whole plane when its columns fit COLS_TARGET. */
+static int64_t block_pixels(const nb_conv2d_geom *g)
 {
-    const int64_t tasks = nb * g->Kg, P = g->P;
-    NB_PARALLEL_FOR_IF(tasks * P >= NB_PAR_MIN, r, tasks, {
-        int64_t b = r / g->Kg, k = r % g->Kg;
-        const float *s = t + k * nb * P + b * P;
-        float *d = y + ((n0 + b) * g->K + k0 + k) * P;
-        float bk = bias ? bias[k0 + k] : 0.0f;
-        for (int64_t p = 0; p < P; p++)
-            d[p] = s[p] + bk;
-    });
+    if (g->R * g->P <= COLS_TARGET)
+        return g->P;
+    int64_t pb = COLS_TARGET / g->R / 32 * 32;
+    pb = pb < 32 ? 32 : pb;
+    return pb < g->P ? pb : g->P;
 }
 
-/* t[k, b P + :] = dy[n0 + b, k0 + k, :]: the chunk's output gradient as one matrix. */
-static void gather_dout(const nb_conv2d_geom *g, const float *dy, int64_t n0, int64_t nb,
-                        int64_t k0, float *t)
+/* The largest workspace the products of a pass need over its block widths (pb, and the
+ * last block's). */
+static int64_t pass_work(const nb_conv2d_geom *g, int64_t pb, bool forward)
 {
-    const int64_t tasks = nb * g->Kg, P = g->P;
-    NB_PARALLEL_FOR_IF(tasks * P >= NB_PAR_MIN, r, tasks, {
-        int64_t b = r / g->Kg, k = r % g->Kg;
-        memcpy(t + k * nb * P + b * P, dy + ((n0 + b) * g->K + k0 + k) * P,
-               (size_t)P * sizeof(float));
-    });
+    const int64_t last = g->P - (g->P - 1) / pb * pb, np[2] = {pb, last};
+    int64_t w = 0;
+    for (int i = 0; i < 2; i++) {
+        if (forward) {
+            w = max64(w, nb_kernel_gemm_work(g->Kg, np[i], g->R, false));
+        } else {
+            w = max64(w, nb_kernel_gemm_work(g->R, g->Kg, np[i], false));
+            w = max64(w, nb_kernel_gemm_work(g->R, np[i], g->Kg, true));
+        }
+    }
+    return round16(w);
 }
 
-/* y[n, k0 + k, :] += bias[k0 + k] for the Kg rows of one image and group. */
-static void add_bias(const nb_conv2d_geom *g, const float *bias, int64_t n, int64_t k0, float *y)
+/* Threads for a region over `tasks` tasks of `work` multiply-adds in all. */
+static int region_threads(int64_t tasks, double work)
 {
-    const int64_t P = g->P;
-    NB_PARALLEL_FOR_IF(g->Kg * P >= NB_PAR_MIN, k, g->Kg, {
-        float bk = bias[k0 + k], *d = y + (n * g->K + k0 + k) * P;
-        for (int64_t p = 0; p < P; p++)
-            d[p] += bk;
-    });
-}
-
-/* Images per chunk: a chunk of one image reads x and writes y in place. */
-static int64_t chunk_images(const nb_conv2d_geom *g, bool direct)
-{
-    if (direct)
+    if (tasks < 2 || work < (double)NB_PAR_MIN * 32 || !nb_threads_available())
         return 1;
-    int64_t B = (CHUNK_COLS + g->P - 1) / g->P;
-    if (B > g->N)
-        B = g->N;
-    return B < 1 ? 1 : B;
+    int nt = omp_get_max_threads();
+    return tasks < nt ? (int)tasks : nt;
+}
+
+typedef struct conv_pass {
+    nb_conv2d_geom g;
+    bool direct;
+    int64_t pb, nblk;           /* pixels per block, blocks per plane */
+    int64_t cols_f, work_f;     /* floats of each thread's columns and GEMM workspace */
+    float *scratch;             /* (cols_f + work_f) floats per thread */
+    const float *x, *w, *bias, *dy;
+    float *y, *dx, *dwT, *db;   /* dwT: chunks x [G][R][Kg]; db: chunks x K doubles */
+    double *dbp;
+    int64_t chunks;
+    int failed;
+} conv_pass;
+
+static void note_failure(conv_pass *c)
+{
+#pragma omp atomic write
+    c->failed = 1;
+}
+
+/* Task t of forward: image, group and block. */
+static void forward_task(conv_pass *c, int64_t t, float *cols, float *work)
+{
+    const nb_conv2d_geom *g = &c->g;
+    const int64_t P = g->P, blk = t % c->nblk, gr = t / c->nblk % g->G, n = t / c->nblk / g->G;
+    const int64_t p0 = blk * c->pb, p1 = p0 + c->pb < P ? p0 + c->pb : P, np = p1 - p0;
+    const float *B = c->x + (n * g->C + gr * g->Cg) * P + p0;
+    int64_t ldb = P;
+    if (!c->direct) {
+        nb_kernel_im2col(g, c->x, n, gr * g->Cg, p0, p1, cols, np);
+        B = cols;
+        ldb = np;
+    }
+    float *y = c->y + (n * g->K + gr * g->Kg) * P + p0;
+    if (nb_kernel_gemm_on(work, false, false, g->Kg, np, g->R, 1.0f, c->w + gr * g->Kg * g->R,
+                          g->R, B, ldb, 0.0f, y, P) != NB_OK) {
+        note_failure(c);
+        return;
+    }
+    if (c->bias)
+        for (int64_t k = 0; k < g->Kg; k++) {
+            const float bk = c->bias[gr * g->Kg + k];
+            float *d = y + k * P;
+            for (int64_t p = 0; p < np; p++)
+                d[p] += bk;
+        }
+}
+
+/* Chunk t of backward: its images' dw and db into the chunk's partials, their dx. */
+static void backward_task(conv_pass *c, int64_t t, float *cols, float *work)
+{
+    const nb_conv2d_geom *g = &c->g;
+    const int64_t P = g->P, R = g->R, Kg = g->Kg;
+    const int64_t n0 = t * g->N / c->chunks, n1 = (t + 1) * g->N / c->chunks;
+    float *dwT = c->dwT ? c->dwT + t * g->G * R * Kg : NULL;
+    double *dbp = c->dbp ? c->dbp + t * g->K : NULL;
+    if (dwT)
+        memset(dwT, 0, (size_t)(g->G * R * Kg) * sizeof(float));
+    if (dbp)
+        for (int64_t k = 0; k < g->K; k++)
+            dbp[k] = 0.0;
+    for (int64_t n = n0; n < n1; n++) {
+        if (dbp)
+            for (int64_t k = 0; k < g->K; k++)
+                dbp[k] += nb_kernel_sum(c->dy + (n * g->K + k) * P, P);
+        for (int64_t gr = 0; gr < g->G; gr++) {
+            const float *wg = c->w + gr * Kg * R;
+            for (int64_t blk = 0; blk < c->nblk; blk++) {
+                const int64_t p0 = blk * c->pb, p1 = p0 + c->pb < P ? p0 + c->pb : P;
+                const int64_t np = p1 - p0;
+                const float *dyb = c->dy + (n * g->K + gr * Kg) * P + p0;
+                nb_status s = NB_OK;
+                if (dwT) {
+                    const float *B = c->x + (n * g->C + gr * g->Cg) * P + p0;
+                    int64_t ldb = P;
+                    if (!c->direct) {
+                        nb_kernel_im2col(g, c->x, n, gr * g->Cg, p0, p1, cols, np);
+                        B = cols;
+                        ldb = np;
+                    }
+                    /* dwT_g [R, Kg] += cols dy_g^T: dy packs faster transposed than cols */
+                    s = nb_kernel_gemm_on(work, false, true, R, Kg, np, 1.0f, B, ldb, dyb, P,
+                                          1.0f, dwT + gr * R * Kg, Kg);
+                }
+                if (s == NB_OK && c->dx && c->direct) {
+                    s = nb_kernel_gemm_on(work, true, false, R, np, Kg, 1.0f, wg, R, dyb, P,
+                                          1.0f, c->dx + (n * g->C + gr * g->Cg) * P + p0, P);
+                } else if (s == NB_OK && c->dx) {
+                    s = nb_kernel_gemm_on(work, true, false, R, np, Kg, 1.0f, wg, R, dyb, P,
+                                          0.0f, cols, np);
+                    if (s == NB_OK)
+                        nb_kernel_col2im(g, cols, np, n, gr * g->Cg, p0, p1, c->dx);
+                }
+                if (s != NB_OK) {
+                    note_failure(c);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/* Runs task(c, t, ...) for t in [0, tasks) on nt threads, each with its own scratch. */
+static void run_tasks(conv_pass *c, int64_t tasks, int nt,
+                      void (*task)(conv_pass *, int64_t, float *, float *))
+{
+    const int64_t per = c->cols_f + c->work_f;
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        {
+            float *mine = c->scratch + omp_get_thread_num() * per;
+#pragma omp for schedule(static)
+            for (int64_t t = 0; t < tasks; t++)
+                task(c, t, mine, mine + c->cols_f);
+        }
+    } else {
+        for (int64_t t = 0; t < tasks; t++)
+            task(c, t, c->scratch, c->scratch + c->cols_f);
+    }
+}
+
+/* The pass's split and its threads' scratch (step memory); false on NB_ERR_NOMEM. */
+static bool pass_init(conv_pass *c, const nb_tensor *x, const nb_tensor *w,
+                      const nb_conv2d_opts *o, bool forward, int64_t tasks, int *nt)
+{
+    c->g = conv_geom_of(x, w, o, &c->direct);
+    c->pb = block_pixels(&c->g);
+    c->nblk = (c->g.P + c->pb - 1) / c->pb;
+    c->cols_f = c->direct ? 0 : round16(c->g.R * c->pb);
+    c->work_f = pass_work(&c->g, c->pb, forward);
+    c->x = x->data;
+    c->w = w->data;
+    const double macs = (double)c->g.N * (double)c->g.K * (double)c->g.P * (double)c->g.R;
+    *nt = region_threads(tasks, macs);
+    const int64_t per = c->cols_f + c->work_f;
+    c->scratch = per > 0 ? nb_step_alloc((size_t)(per * *nt) * sizeof(float)) : NULL;
+    return per == 0 || c->scratch;
 }
 
 static nb_status conv2d_forward(nb_op_ctx *ctx, nb_tensor *y)
 {
     const conv2d_params *p = nb_op_params(ctx);
     const nb_tensor *x = nb_op_input(ctx, 0), *w = nb_op_input(ctx, 1);
-    const float *bias = nb_op_has_input(ctx, 2) ? nb_op_input(ctx, 2)->data : NULL;
-    bool direct;
-    const nb_conv2d_geom g = conv_geom_of(x, w, &p->o, &direct);
-    const int64_t B = chunk_images(&g, direct), P = g.P;
-
+    nb_conv2d_geom g = conv_geom_of(x, w, &p->o, &(bool){false});
+    if (g.N == 0 || g.P == 0)
+        return NB_OK;
+    const int64_t nblk = (g.P + block_pixels(&g) - 1) / block_pixels(&g);
+    const int64_t tasks = g.N * g.G * nblk;
     nb_step_mark mark = nb_step_mark_get();
-    bool ok = true;
-    float *cols = NULL, *t = NULL;
-    if (!direct)
-        ok = (cols = nb_step_alloc((size_t)(g.R * B * P) * sizeof(float))) != NULL;
-    if (ok && B > 1)
-        ok = (t = nb_step_alloc((size_t)(g.Kg * B * P) * sizeof(float))) != NULL;
-    nb_status s = ok ? NB_OK : NB_ERR_NOMEM;
-    for (int64_t n0 = 0; n0 < g.N && s == NB_OK; n0 += B) {
-        const int64_t nb = g.N - n0 < B ? g.N - n0 : B, ld = nb * P;
-        for (int64_t gr = 0; gr < g.G && s == NB_OK; gr++) {
-            const float *c = cols;
-            if (direct)
-                c = x->data + (n0 * g.C + gr * g.Cg) * P;
-            else
-                nb_kernel_im2col(&g, x->data, n0, nb, gr * g.Cg, cols, ld);
-            /* One image: straight into y. Several: into t, then spread out. */
-            float *dst = nb == 1 ? y->data + (n0 * g.K + gr * g.Kg) * P : t;
-            s = nb_kernel_gemm(false, false, g.Kg, ld, g.R, 1.0f, w->data + gr * g.Kg * g.R, g.R, c,
-                        ld, 0.0f, dst, ld);
-            if (s == NB_OK && nb > 1)
-                scatter_out(&g, t, n0, nb, gr * g.Kg, bias, y->data);
-            else if (s == NB_OK && bias)
-                add_bias(&g, bias, n0, gr * g.Kg, y->data);
-        }
+    conv_pass c = {.bias = nb_op_has_input(ctx, 2) ? nb_op_input(ctx, 2)->data : NULL,
+                   .y = y->data};
+    int nt;
+    nb_status s = NB_ERR_NOMEM;
+    if (pass_init(&c, x, w, &p->o, true, tasks, &nt)) {
+        run_tasks(&c, tasks, nt, forward_task);
+        s = c.failed ? NB_ERR_ARG : NB_OK;
     }
     nb_step_rewind(mark);
     return s;
-}
-
-/* db[k] += sum over n and pixels of dy[n, k, :], each k summed in image order. */
-static void bias_backward(const nb_conv2d_geom *g, const float *dy, float *db)
-{
-    NB_PARALLEL_FOR_IF(g->N * g->K * g->P >= NB_PAR_MIN, k, g->K, {
-        double s = 0.0;
-        for (int64_t n = 0; n < g->N; n++)
-            s += nb_kernel_sum(dy + (n * g->K + k) * g->P, g->P);
-        db[k] += (float)s;
-    });
 }
 
 static nb_status conv2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor *dy)
@@ -238,69 +356,45 @@ static nb_status conv2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_te
     (void)y;
     const conv2d_params *p = nb_op_params(ctx);
     const nb_tensor *x = nb_op_input(ctx, 0), *w = nb_op_input(ctx, 1);
-    nb_tensor *dxt = nb_op_grad(ctx, 0), *dwt = nb_op_grad(ctx, 1);
-    nb_tensor *dbt = nb_op_grad(ctx, 2);
-    bool direct;
-    const nb_conv2d_geom g = conv_geom_of(x, w, &p->o, &direct);
-    const int64_t B = chunk_images(&g, direct), P = g.P;
-    float *dx = dxt ? dxt->data : NULL, *dw = dwt ? dwt->data : NULL;
-
-    if (dbt)
-        bias_backward(&g, dy->data, dbt->data);
-    if ((!dx && !dw) || g.N == 0)
+    nb_tensor *dxt = nb_op_grad(ctx, 0), *dwt = nb_op_grad(ctx, 1), *dbt = nb_op_grad(ctx, 2);
+    nb_conv2d_geom g = conv_geom_of(x, w, &p->o, &(bool){false});
+    if ((!dxt && !dwt && !dbt) || g.N == 0 || g.P == 0)
         return NB_OK;
-
-    /* cols holds im2col(x) for dw, then w_g^T dy for dx. dw is summed transposed,
-     * dwT_g = sum over chunks of cols dy_g^T [R, Kg], then added to dw: nb_kernel_gemm packs a
-     * transposed right operand slowly, and dy is cheaper to pack that way than cols
-     * (measured faster for both benchmark layers). */
+    const int64_t chunks = g.N < MAX_CHUNKS ? g.N : MAX_CHUNKS;
     nb_step_mark mark = nb_step_mark_get();
-    bool ok = true;
-    float *cols = NULL, *t = NULL, *dwT = NULL;
-    if (!direct)
-        ok = (cols = nb_step_alloc((size_t)(g.R * B * P) * sizeof(float))) != NULL;
-    if (ok && B > 1)
-        ok = (t = nb_step_alloc((size_t)(g.Kg * B * P) * sizeof(float))) != NULL;
-    if (ok && dw) {
-        ok = (dwT = nb_step_alloc((size_t)(g.K * g.R) * sizeof(float))) != NULL;
-        if (ok)
-            memset(dwT, 0, (size_t)(g.K * g.R) * sizeof(float));
+    conv_pass c = {.dy = dy->data, .dx = dxt ? dxt->data : NULL, .chunks = chunks};
+    int nt;
+    bool ok = pass_init(&c, x, w, &p->o, false, chunks, &nt);
+    if (ok && dwt)
+        ok = (c.dwT = nb_step_alloc((size_t)(chunks * g.K * g.R) * sizeof(float))) != NULL;
+    if (ok && dbt)
+        ok = (c.dbp = nb_step_alloc((size_t)(chunks * g.K) * sizeof(double))) != NULL;
+    nb_status s = NB_ERR_NOMEM;
+    if (ok) {
+        run_tasks(&c, chunks, nt, backward_task);
+        s = c.failed ? NB_ERR_ARG : NB_OK;
     }
-    nb_status s = ok ? NB_OK : NB_ERR_NOMEM;
-    for (int64_t n0 = 0; n0 < g.N && s == NB_OK; n0 += B) {
-        const int64_t nb = g.N - n0 < B ? g.N - n0 : B, ld = nb * P;
-        for (int64_t gr = 0; gr < g.G && s == NB_OK; gr++) {
-            const float *wg = w->data + gr * g.Kg * g.R;
-            const float *dyg = dy->data + (n0 * g.K + gr * g.Kg) * P;
-            if (nb > 1) {
-                gather_dout(&g, dy->data, n0, nb, gr * g.Kg, t);
-                dyg = t;
-            }
-            if (dw) {
-                const float *c = cols;
-                if (direct)
-                    c = x->data + (n0 * g.C + gr * g.Cg) * P;
-                else
-                    nb_kernel_im2col(&g, x->data, n0, nb, gr * g.Cg, cols, ld);
-                s = nb_kernel_gemm(false, true, g.R, g.Kg, ld, 1.0f, c, ld, dyg, ld, 1.0f,
-                            dwT + gr * g.R * g.Kg, g.Kg);
-            }
-            if (dx && s == NB_OK && direct) {
-                s = nb_kernel_gemm(true, false, g.R, P, g.Kg, 1.0f, wg, g.R, dyg, P, 1.0f,
-                            dx + (n0 * g.C + gr * g.Cg) * P, P);
-            } else if (dx && s == NB_OK) {
-                s = nb_kernel_gemm(true, false, g.R, ld, g.Kg, 1.0f, wg, g.R, dyg, ld, 0.0f, cols,
-                            ld);
-                if (s == NB_OK)
-                    nb_kernel_col2im(&g, cols, ld, n0, nb, gr * g.Cg, dx);
-            }
+    if (s == NB_OK && dwt) {
+        /* dw[(gr Kg + k) R + r] += the chunks' dwT[gr][r][k], in chunk order */
+        const int64_t Kg = g.Kg, R = g.R, KR = g.K * g.R;
+        const float *dwT = c.dwT;
+        float *dw = dwt->data;
+        NB_PARALLEL_FOR_IF(KR * chunks >= NB_PAR_MIN, e, KR, {
+            const int64_t gr = e / (Kg * R), k = e / R % Kg, r = e % R;
+            const int64_t at = (gr * R + r) * Kg + k;
+            float v = 0.0f;
+            for (int64_t t = 0; t < chunks; t++)
+                v += dwT[t * KR + at];
+            dw[e] += v;
+        });
+    }
+    if (s == NB_OK && dbt) {
+        for (int64_t k = 0; k < g.K; k++) {
+            double v = 0.0;
+            for (int64_t t = 0; t < chunks; t++)
+                v += c.dbp[t * g.K + k];
+            dbt->data[k] += (float)v;
         }
-    }
-    if (s == NB_OK && dwT) {
-        for (int64_t gr = 0; gr < g.G; gr++)
-            for (int64_t k = 0; k < g.Kg; k++)
-                for (int64_t r = 0; r < g.R; r++)
-                    dw[(gr * g.Kg + k) * g.R + r] += dwT[(gr * g.R + r) * g.Kg + k];
     }
     nb_step_rewind(mark);
     return s;

@@ -215,6 +215,17 @@ nb_status nb_kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
                          float alpha, const float *A, int64_t lda, const float *B,
                          int64_t ldb, float beta, float *C, int64_t ldc);
 
+/* nb_kernel_gemm on the calling thread only, with packing space the caller gives: for
+ * one product per thread inside the caller's own parallel region (a convolution's
+ * images), where step memory must not be touched. `work` holds at least
+ * nb_kernel_gemm_work(M, N, K, trans_a) floats, 64-byte aligned (it may be NULL when
+ * that is 0). Gives the same bits as nb_kernel_gemm. NB_ERR_ARG as nb_kernel_gemm, and
+ * for a NULL work that is needed. nb_kernel_gemm_work returns 0 for negative sizes. */
+int64_t nb_kernel_gemm_work(int64_t M, int64_t N, int64_t K, bool trans_a);
+nb_status nb_kernel_gemm_on(float *work, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                            int64_t K, float alpha, const float *A, int64_t lda,
+                            const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
 /* The plain triple loop with the same contract, for tests and as a reference. */
 void nb_kernel_gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                         float alpha, const float *A, int64_t lda, const float *B,
@@ -240,16 +251,18 @@ typedef struct nb_conv2d_geom {
 nb_conv2d_geom nb_conv2d_geometry(const int64_t x_shape[4], const int64_t w_shape[4],
                                   const nb_conv2d_opts *opts);
 
-/* cols[(c,i,j), b P + (oh,ow)] (row stride ld) = x[n0 + b, c0 + c, oh sh - pt + i dh,
- * ow sw - pl + j dw] for the nb images from n0 and the Cg channels from c0; zero where
- * the kernel hangs over the padding. */
-void nb_kernel_im2col(const nb_conv2d_geom *g, const float *x, int64_t n0, int64_t nb,
-                      int64_t c0, float *cols, int64_t ld);
+/* cols[(c,i,j), p - p0] (row stride ld) = x[n, c0 + c, oh sh - pt + i dh,
+ * ow sw - pl + j dw] for the output pixels p = oh Wo + ow in [p0, p1) of image n and the
+ * Cg channels from c0; zero where the kernel hangs over the padding. One thread: a
+ * convolution calls it per (image, block of pixels) from its own parallel loop. */
+void nb_kernel_im2col(const nb_conv2d_geom *g, const float *x, int64_t n, int64_t c0,
+                      int64_t p0, int64_t p1, float *cols, int64_t ld);
 
-/* The adjoint of im2col: dx[n0 + b, c0 + c, ...] += each column entry at its pixel.
- * Each (image, channel) plane is summed by one thread in a fixed order. */
-void nb_kernel_col2im(const nb_conv2d_geom *g, const float *cols, int64_t ld, int64_t n0,
-                      int64_t nb, int64_t c0, float *dx);
+/* The adjoint of im2col: dx[n, c0 + c, ...] += each column entry at its pixel, in a
+ * fixed order. One thread; blocks of the same image overlap in dx, so they must be
+ * added by one thread (or in a fixed order). */
+void nb_kernel_col2im(const nb_conv2d_geom *g, const float *cols, int64_t ld, int64_t n,
+                      int64_t c0, int64_t p0, int64_t p1, float *dx);
 
 /* ---- helpers for losses ------------------------------------------------------------- */
 

@@ -536,9 +536,15 @@ THIN_CLONES static void thin_rows_t(int64_t i0, int64_t i1, int64_t N, int64_t K
         }
 }
 
-static nb_status gemm_thin(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                           float alpha, const float *A, int64_t lda, const float *B,
-                           int64_t ldb, float beta, float *C, int64_t ldc, bool parallel)
+/* Floats of workspace gemm_thin needs (op(B)^T when op(A) = A), rounded up to 16. */
+static int64_t thin_work(bool trans_a, int64_t N, int64_t K)
+{
+    return trans_a ? 0 : round_up(N * K, 16);
+}
+
+static void gemm_thin(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                      float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      float beta, float *C, int64_t ldc, bool parallel, float *Bt)
 {
     const int64_t blocks = (M + THIN_ROWS - 1) / THIN_ROWS;
     if (trans_a) {
@@ -546,12 +552,8 @@ static nb_status gemm_thin(bool trans_a, bool trans_b, int64_t M, int64_t N, int
             int64_t i0 = t * THIN_ROWS, i1 = i0 + THIN_ROWS < M ? i0 + THIN_ROWS : M;
             thin_rows_t(i0, i1, N, K, alpha, A, lda, trans_b, B, ldb, beta, C, ldc);
         });
-        return NB_OK;
+        return;
     }
-    nb_step_mark mark = nb_step_mark_get();
-    float *Bt = nb_step_alloc((size_t)(N * K) * sizeof(float));
-    if (!Bt)
-        return NB_ERR_NOMEM;
     for (int64_t j = 0; j < N; j++)
         for (int64_t k = 0; k < K; k++)
             Bt[j * K + k] = trans_b ? B[j * ldb + k] : B[k * ldb + j];
@@ -559,22 +561,35 @@ static nb_status gemm_thin(bool trans_a, bool trans_b, int64_t M, int64_t N, int
         int64_t i0 = t * THIN_ROWS, i1 = i0 + THIN_ROWS < M ? i0 + THIN_ROWS : M;
         thin_rows_nt(i0, i1, N, K, alpha, A, lda, Bt, beta, C, ldc);
     });
-    nb_step_rewind(mark);
-    return NB_OK;
 }
 
-/*
- * C = alpha * op(A) op(B) + beta * C; see nabla/op.h for the contract. op(A) is M x K,
- * op(B) is K x N, C is M x N, all row-major with the given row strides. Returns NB_OK,
- * NB_ERR_ARG for negative sizes, strides shorter than a row or a NULL matrix, or
- * NB_ERR_NOMEM (C untouched) when step memory cannot hold the packing buffers.
- * alpha == 0 or K == 0 give C = beta * C without reading A or B. Like all step memory
- * users it must not run on several threads at once; inside someone else's parallel
- * region it runs on one thread.
- */
-nb_status nb_kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                  float *C, int64_t ldc)
+/* The path a product takes; it depends on the sizes only, so the serial entry point
+ * (nb_kernel_gemm_on) and the threaded one give the same bits. */
+typedef enum gemm_path { PATH_NONE, PATH_SCALE, PATH_SMALL, PATH_THIN, PATH_BLOCKED } gemm_path;
+
+static gemm_path gemm_path_of(int64_t M, int64_t N, int64_t K, float alpha)
+{
+    if (M == 0 || N == 0)
+        return PATH_NONE;
+    if (K == 0 || alpha == 0.0f)
+        return PATH_SCALE;
+    if ((double)M * (double)N * (double)K <= GEMM_SMALL) /* double: no int64 overflow */
+        return PATH_SMALL;
+    return N <= THIN_N ? PATH_THIN : PATH_BLOCKED;
+}
+
+/* The blocking of the blocked path for these sizes. */
+static void gemm_blocking(const gemm_arch *g, int64_t M, int64_t N, int64_t K, int64_t *MC,
+                          int64_t *NC, int64_t *KC)
+{
+    *MC = min64(g->MC, round_up(M, g->MR));
+    *NC = min64(g->NC, round_up(N, g->NR));
+    *KC = min64(g->KC, K);
+}
+
+static nb_status gemm_check(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                            float alpha, const float *A, int64_t lda, const float *B,
+                            int64_t ldb, const float *C, int64_t ldc)
 {
     if (M < 0 || N < 0 || K < 0 || ldc < N || lda < (trans_a ? M : K) ||
         ldb < (trans_b ? K : N) || ((!A || !B) && K > 0 && alpha != 0.0f) ||
@@ -584,45 +599,102 @@ nb_status nb_kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
                             "ldc=%lld (trans_a=%d, trans_b=%d), or a NULL matrix",
                             (long long)M, (long long)N, (long long)K, (long long)lda,
                             (long long)ldb, (long long)ldc, trans_a, trans_b);
-    if (M == 0 || N == 0)
-        return NB_OK;
-    if (K == 0 || alpha == 0.0f) {
+    return NB_OK;
+}
+
+/* Runs the product on a checked argument list with the workspace `work` (at least
+ * gemm_work_floats floats, 64-byte aligned), on the threads if `parallel`. */
+static void gemm_run(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                     float *C, int64_t ldc, bool parallel, float *work)
+{
+    switch (gemm_path_of(M, N, K, alpha)) {
+    case PATH_NONE:
+        return;
+    case PATH_SCALE:
         gemm_scale(M, N, beta, C, ldc);
-        return NB_OK;
-    }
-    const double work = (double)M * (double)N * (double)K; /* no int64 overflow */
-    if (work <= GEMM_SMALL) {
+        return;
+    case PATH_SMALL:
         gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return NB_OK;
+        return;
+    case PATH_THIN:
+        gemm_thin(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, parallel,
+                  work);
+        return;
+    case PATH_BLOCKED:
+        break;
     }
-    if (N <= THIN_N)
-        return gemm_thin(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                         work >= GEMM_PAR_MIN && nb_threads_available());
-
     const gemm_arch g = gemm_arch_get();
-    const int64_t MR = g.MR, NR = g.NR;
-    const int64_t MC = min64(g.MC, round_up(M, MR));
-    const int64_t NC = min64(g.NC, round_up(N, NR));
-    const int64_t KC = min64(g.KC, K);
-
-    nb_step_mark mark = nb_step_mark_get();
-    float *a_pack = nb_step_alloc((size_t)(MC * KC) * sizeof(float));
-    float *b_pack = a_pack ? nb_step_alloc((size_t)(NC * KC) * sizeof(float)) : NULL;
-    if (!b_pack) {
-        nb_step_rewind(mark);
-        return NB_ERR_NOMEM;
-    }
-
+    int64_t MC, NC, KC;
+    gemm_blocking(&g, M, N, K, &MC, &NC, &KC);
     gemm_job job = {&g, trans_a, trans_b, M, N, K, MC, NC, KC, alpha, beta,
-                    A, lda, B, ldb, C, ldc, a_pack, b_pack};
-    if (work >= GEMM_PAR_MIN && nb_threads_available()) {
+                    A, lda, B, ldb, C, ldc, work, work + round_up(MC * KC, 16)};
+    if (parallel) {
 #pragma omp parallel
         gemm_blocked(&job, omp_get_thread_num(), omp_get_num_threads());
     } else {
         gemm_blocked(&job, 0, 1);
     }
+}
 
+int64_t nb_kernel_gemm_work(int64_t M, int64_t N, int64_t K, bool trans_a)
+{
+    if (M < 0 || N < 0 || K < 0)
+        return 0;
+    switch (gemm_path_of(M, N, K, 1.0f)) {
+    case PATH_THIN:
+        return thin_work(trans_a, N, K);
+    case PATH_BLOCKED: {
+        const gemm_arch g = gemm_arch_get();
+        int64_t MC, NC, KC;
+        gemm_blocking(&g, M, N, K, &MC, &NC, &KC);
+        return round_up(MC * KC, 16) + round_up(NC * KC, 16);
+    }
+    default:
+        return 0;
+    }
+}
+
+/*
+ * C = alpha * op(A) op(B) + beta * C; see nabla/kernels.h for the contract. op(A) is
+ * M x K, op(B) is K x N, C is M x N, all row-major with the given row strides.
+ * alpha == 0 or K == 0 give C = beta * C without reading A or B. Packing space comes
+ * from step memory, so it must not run on several threads at once; inside someone
+ * else's parallel region it runs on one thread.
+ */
+nb_status nb_kernel_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                  float *C, int64_t ldc)
+{
+    nb_status s = gemm_check(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+    if (s != NB_OK)
+        return s;
+    const int64_t nw = alpha == 0.0f ? 0 : nb_kernel_gemm_work(M, N, K, trans_a);
+    nb_step_mark mark = nb_step_mark_get();
+    float *work = NULL;
+    if (nw > 0 && !(work = nb_step_alloc((size_t)nw * sizeof(float)))) {
+        nb_step_rewind(mark);
+        return NB_ERR_NOMEM;
+    }
+    const bool parallel = (double)M * (double)N * (double)K >= GEMM_PAR_MIN &&
+                          nb_threads_available();
+    gemm_run(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, parallel, work);
     nb_step_rewind(mark);
+    return NB_OK;
+}
+
+nb_status nb_kernel_gemm_on(float *work, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                            int64_t K, float alpha, const float *A, int64_t lda,
+                            const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    nb_status s = gemm_check(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+    if (s != NB_OK)
+        return s;
+    if (!work && alpha != 0.0f && nb_kernel_gemm_work(M, N, K, trans_a) > 0)
+        return nb_set_error(NB_ERR_ARG, "gemm: a %lldx%lldx%lld product needs a workspace "
+                            "of nb_kernel_gemm_work floats, got NULL", (long long)M,
+                            (long long)N, (long long)K);
+    gemm_run(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false, work);
     return NB_OK;
 }
 

@@ -56,68 +56,82 @@ static void valid_cols(const nb_conv2d_geom *g, int64_t off, int64_t *lo, int64_
         *hi = *lo;
 }
 
-/* cols[(c,i,j), b P + (oh,ow)] (row stride ld) = image n0 + b, channel c0 + c, for the
- * nb images from n0: zero where the kernel hangs over the padding. */
-void nb_kernel_im2col(const nb_conv2d_geom *g, const float *x, int64_t n0, int64_t nb, int64_t c0,
-                   float *cols, int64_t ld)
+/* The columns [*q0, *q1) of output row oh that lie in the pixel range [p0, p1). */
+static void row_part(const nb_conv2d_geom *g, int64_t oh, int64_t p0, int64_t p1, int64_t *q0,
+                     int64_t *q1)
 {
-    const int64_t tasks = nb * g->Cg;
-    NB_PARALLEL_FOR_IF(g->R * nb * g->P >= NB_PAR_MIN, t, tasks, {
-        int64_t b = t / g->Cg, c = t % g->Cg;
-        const float *xc = x + ((n0 + b) * g->C + c0 + c) * g->H * g->W;
+    const int64_t first = oh * g->Wo;
+    *q0 = p0 > first ? p0 - first : 0;
+    *q1 = p1 < first + g->Wo ? p1 - first : g->Wo;
+}
+
+void nb_kernel_im2col(const nb_conv2d_geom *g, const float *x, int64_t n, int64_t c0,
+                      int64_t p0, int64_t p1, float *cols, int64_t ld)
+{
+    if (p1 <= p0)
+        return;
+    const int64_t oh0 = p0 / g->Wo, oh1 = (p1 - 1) / g->Wo;
+    for (int64_t c = 0; c < g->Cg; c++) {
+        const float *xc = x + (n * g->C + c0 + c) * g->H * g->W;
         for (int64_t i = 0; i < g->kH; i++) {
             for (int64_t j = 0; j < g->kW; j++) {
-                float *row = cols + ((c * g->kH + i) * g->kW + j) * ld + b * g->P;
+                /* row[ow] for output row oh is pixel oh Wo + ow of the range */
+                float *row = cols + ((c * g->kH + i) * g->kW + j) * ld - p0;
                 int64_t off = j * g->dw - g->pl, lo, hi;
                 valid_cols(g, off, &lo, &hi);
-                for (int64_t oh = 0; oh < g->Ho; oh++) {
+                for (int64_t oh = oh0; oh <= oh1; oh++) {
+                    int64_t q0, q1;
+                    row_part(g, oh, p0, p1, &q0, &q1);
                     float *d = row + oh * g->Wo;
                     int64_t ih = oh * g->sh - g->pt + i * g->dh;
                     if (ih < 0 || ih >= g->H) {
-                        memset(d, 0, (size_t)g->Wo * sizeof(float));
+                        memset(d + q0, 0, (size_t)(q1 - q0) * sizeof(float));
                         continue;
                     }
                     const float *s = xc + ih * g->W;
-                    for (int64_t ow = 0; ow < lo; ow++)
+                    const int64_t a = lo > q0 ? (lo < q1 ? lo : q1) : q0;
+                    const int64_t b = hi < q1 ? (hi > a ? hi : a) : q1;
+                    for (int64_t ow = q0; ow < a; ow++)
                         d[ow] = 0.0f;
-                    if (g->sw == 1 && hi > lo)
-                        memcpy(d + lo, s + lo + off, (size_t)(hi - lo) * sizeof(float));
+                    if (g->sw == 1 && b > a)
+                        memcpy(d + a, s + a + off, (size_t)(b - a) * sizeof(float));
                     else if (g->sw != 1)
-                        for (int64_t ow = lo; ow < hi; ow++)
+                        for (int64_t ow = a; ow < b; ow++)
                             d[ow] = s[ow * g->sw + off];
-                    for (int64_t ow = hi; ow < g->Wo; ow++)
+                    for (int64_t ow = b; ow < q1; ow++)
                         d[ow] = 0.0f;
                 }
             }
         }
-    });
+    }
 }
 
-/* The adjoint of im2col: dx[n0 + b, c0 + c, ...] += each column entry at its pixel.
- * Each (image, channel) plane is summed by one thread in a fixed order. */
-void nb_kernel_col2im(const nb_conv2d_geom *g, const float *cols, int64_t ld, int64_t n0,
-                   int64_t nb, int64_t c0, float *dx)
+void nb_kernel_col2im(const nb_conv2d_geom *g, const float *cols, int64_t ld, int64_t n,
+                      int64_t c0, int64_t p0, int64_t p1, float *dx)
 {
-    const int64_t tasks = nb * g->Cg;
-    NB_PARALLEL_FOR_IF(g->R * nb * g->P >= NB_PAR_MIN, t, tasks, {
-        int64_t b = t / g->Cg, c = t % g->Cg;
-        float *dxc = dx + ((n0 + b) * g->C + c0 + c) * g->H * g->W;
+    if (p1 <= p0)
+        return;
+    const int64_t oh0 = p0 / g->Wo, oh1 = (p1 - 1) / g->Wo;
+    for (int64_t c = 0; c < g->Cg; c++) {
+        float *dxc = dx + (n * g->C + c0 + c) * g->H * g->W;
         for (int64_t i = 0; i < g->kH; i++) {
             for (int64_t j = 0; j < g->kW; j++) {
-                const float *row = cols + ((c * g->kH + i) * g->kW + j) * ld + b * g->P;
+                const float *row = cols + ((c * g->kH + i) * g->kW + j) * ld - p0;
                 int64_t off = j * g->dw - g->pl, lo, hi;
                 valid_cols(g, off, &lo, &hi);
-                for (int64_t oh = 0; oh < g->Ho; oh++) {
+                for (int64_t oh = oh0; oh <= oh1; oh++) {
                     int64_t ih = oh * g->sh - g->pt + i * g->dh;
                     if (ih < 0 || ih >= g->H)
                         continue;
+                    int64_t q0, q1;
+                    row_part(g, oh, p0, p1, &q0, &q1);
+                    const int64_t a = lo > q0 ? lo : q0, b = hi < q1 ? hi : q1;
                     const float *s = row + oh * g->Wo;
                     float *d = dxc + ih * g->W;
-                    for (int64_t ow = lo; ow < hi; ow++)
+                    for (int64_t ow = a; ow < b; ow++)
                         d[ow * g->sw + off] += s[ow];
                 }
             }
         }
-    });
+    }
 }
-

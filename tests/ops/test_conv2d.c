@@ -563,7 +563,7 @@ Test(conv2d, null_bias_is_an_error)
     nb_tensor_free(w);
 }
 
-/* A column matrix beyond 2^48 floats is an error before anything is read: x and w are
+/* A block of columns beyond 2^32 floats is an error before anything is read: x and w are
  * headers over a small buffer (shape() rejects them first). */
 Test(conv2d, column_matrix_too_large)
 {
@@ -576,7 +576,8 @@ Test(conv2d, column_matrix_too_large)
     o.pad_top = 1; /* not the direct 1x1 path: a column matrix of 2^38 rows */
     assert_error(nb_conv2d(x, w, NB_NONE, &o), NB_ERR_SHAPE,
                  "conv2d: the column matrix of [1,274877906944,1,1] with weight "
-                 "[1,274877906944,1,1] (274877906944 rows, 2 columns per image) is too large");
+                 "[1,274877906944,1,1] (274877906944 rows, 2 columns per image) is too large: a "
+                 "block of 2 columns holds more than 2^32 floats");
     nb_tensor_free(x);
     nb_tensor_free(w);
 }
