@@ -34,6 +34,9 @@
 #define COLS_MAX ((int64_t)1 << 32)
 /* Chunks of images in backward: dw and db partials, added in order. */
 #define MAX_CHUNKS 16
+/* Up to this many rows R (a first layer's C_in kH kW), dw is computed as dy cols^T,
+ * which takes nb_kernel_gemm's thin path (N <= 16) instead of a tile mostly empty. */
+#define DW_ROWS_MAX 16
 
 typedef struct conv2d_params {
     nb_conv2d_opts o;
@@ -176,6 +179,7 @@ static int64_t pass_work(const nb_conv2d_geom *g, int64_t pb, bool forward)
             w = max64(w, nb_kernel_gemm_work(g->Kg, np[i], g->R, false));
         } else {
             w = max64(w, nb_kernel_gemm_work(g->R, g->Kg, np[i], false));
+            w = max64(w, nb_kernel_gemm_work(g->Kg, g->R, np[i], false));
             w = max64(w, nb_kernel_gemm_work(g->R, np[i], g->Kg, true));
         }
     }
@@ -198,8 +202,10 @@ typedef struct conv_pass {
     int64_t cols_f, work_f;     /* floats of each thread's columns and GEMM workspace */
     float *scratch;             /* (cols_f + work_f) floats per thread */
     const float *x, *w, *bias, *dy;
-    float *y, *dx, *dwT, *db;   /* dwT: chunks x [G][R][Kg]; db: chunks x K doubles */
-    double *dbp;
+    float *y, *dx;
+    float *dwp;                 /* dw partials: chunks x [G][R][Kg], or [G][Kg][R] if dw_rows */
+    bool dw_rows;               /* dw_g = dy_g cols^T directly (few rows R: the thin path) */
+    double *dbp;                /* db partials: chunks x K */
     int64_t chunks;
     int failed;
 } conv_pass;
@@ -244,10 +250,10 @@ static void backward_task(conv_pass *c, int64_t t, float *cols, float *work)
     const nb_conv2d_geom *g = &c->g;
     const int64_t P = g->P, R = g->R, Kg = g->Kg;
     const int64_t n0 = t * g->N / c->chunks, n1 = (t + 1) * g->N / c->chunks;
-    float *dwT = c->dwT ? c->dwT + t * g->G * R * Kg : NULL;
+    float *dwp = c->dwp ? c->dwp + t * g->G * R * Kg : NULL;
     double *dbp = c->dbp ? c->dbp + t * g->K : NULL;
-    if (dwT)
-        memset(dwT, 0, (size_t)(g->G * R * Kg) * sizeof(float));
+    if (dwp)
+        memset(dwp, 0, (size_t)(g->G * R * Kg) * sizeof(float));
     if (dbp)
         for (int64_t k = 0; k < g->K; k++)
             dbp[k] = 0.0;
@@ -262,7 +268,18 @@ static void backward_task(conv_pass *c, int64_t t, float *cols, float *work)
                 const int64_t np = p1 - p0;
                 const float *dyb = c->dy + (n * g->K + gr * Kg) * P + p0;
                 nb_status s = NB_OK;
-                if (dwT) {
+                if (dwp && c->dw_rows) {
+                    const float *B = c->x + (n * g->C + gr * g->Cg) * P + p0;
+                    int64_t ldb = P;
+                    if (!c->direct) {
+                        nb_kernel_im2col(g, c->x, n, gr * g->Cg, p0, p1, cols, np);
+                        B = cols;
+                        ldb = np;
+                    }
+                    /* dw_g [Kg, R] += dy_g cols^T: R <= 16 columns, the thin path */
+                    s = nb_kernel_gemm_on(work, false, true, Kg, R, np, 1.0f, dyb, P, B, ldb,
+                                          1.0f, dwp + gr * Kg * R, R);
+                } else if (dwp) {
                     const float *B = c->x + (n * g->C + gr * g->Cg) * P + p0;
                     int64_t ldb = P;
                     if (!c->direct) {
@@ -272,7 +289,7 @@ static void backward_task(conv_pass *c, int64_t t, float *cols, float *work)
                     }
                     /* dwT_g [R, Kg] += cols dy_g^T: dy packs faster transposed than cols */
                     s = nb_kernel_gemm_on(work, false, true, R, Kg, np, 1.0f, B, ldb, dyb, P,
-                                          1.0f, dwT + gr * R * Kg, Kg);
+                                          1.0f, dwp + gr * R * Kg, Kg);
                 }
                 if (s == NB_OK && c->dx && c->direct) {
                     s = nb_kernel_gemm_on(work, true, false, R, np, Kg, 1.0f, wg, R, dyb, P,
@@ -320,6 +337,7 @@ static bool pass_init(conv_pass *c, const nb_tensor *x, const nb_tensor *w,
     c->nblk = (c->g.P + c->pb - 1) / c->pb;
     c->cols_f = c->direct ? 0 : round16(c->g.R * c->pb);
     c->work_f = pass_work(&c->g, c->pb, forward);
+    c->dw_rows = c->g.R <= DW_ROWS_MAX;
     c->x = x->data;
     c->w = w->data;
     const double macs = (double)c->g.N * (double)c->g.K * (double)c->g.P * (double)c->g.R;
@@ -366,7 +384,7 @@ static nb_status conv2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_te
     int nt;
     bool ok = pass_init(&c, x, w, &p->o, false, chunks, &nt);
     if (ok && dwt)
-        ok = (c.dwT = nb_step_alloc((size_t)(chunks * g.K * g.R) * sizeof(float))) != NULL;
+        ok = (c.dwp = nb_step_alloc((size_t)(chunks * g.K * g.R) * sizeof(float))) != NULL;
     if (ok && dbt)
         ok = (c.dbp = nb_step_alloc((size_t)(chunks * g.K) * sizeof(double))) != NULL;
     nb_status s = NB_ERR_NOMEM;
@@ -375,16 +393,18 @@ static nb_status conv2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_te
         s = c.failed ? NB_ERR_ARG : NB_OK;
     }
     if (s == NB_OK && dwt) {
-        /* dw[(gr Kg + k) R + r] += the chunks' dwT[gr][r][k], in chunk order */
+        /* dw[(gr Kg + k) R + r] += the chunks' partials at [gr][r][k] (or at the same
+         * index if dw_rows), in chunk order */
         const int64_t Kg = g.Kg, R = g.R, KR = g.K * g.R;
-        const float *dwT = c.dwT;
+        const float *dwp = c.dwp;
+        const bool rows = c.dw_rows;
         float *dw = dwt->data;
         NB_PARALLEL_FOR_IF(KR * chunks >= NB_PAR_MIN, e, KR, {
             const int64_t gr = e / (Kg * R), k = e / R % Kg, r = e % R;
-            const int64_t at = (gr * R + r) * Kg + k;
+            const int64_t at = rows ? e : (gr * R + r) * Kg + k;
             float v = 0.0f;
             for (int64_t t = 0; t < chunks; t++)
-                v += dwT[t * KR + at];
+                v += dwp[t * KR + at];
             dw[e] += v;
         });
     }

@@ -202,6 +202,27 @@ typedef void (*nb_lane_run)(float *out, const float *a, const float *b, int64_t 
 void nb_kernel_lanes(const nb_tensor *t, int axis, nb_lane_run run, float *out,
                      const float *a, const float *b);
 
+/* ---- short copies ----------------------------------------------------------------- */
+
+/* d[0..n) = s[0..n) for the short rows of packing and im2col (a few dozen floats), in
+ * fixed-size moves the compiler inlines: a memcpy call costs more than such a row. */
+static inline void nb_kernel_copy_short(float *restrict d, const float *restrict s, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        __builtin_memcpy(d + i, s + i, 8 * sizeof(float));
+    if (n - i >= 4) {
+        __builtin_memcpy(d + i, s + i, 4 * sizeof(float));
+        i += 4;
+    }
+    switch (n - i) {
+    case 3: d[i + 2] = s[i + 2]; /* fall through */
+    case 2: d[i + 1] = s[i + 1]; /* fall through */
+    case 1: d[i] = s[i]; /* fall through */
+    default: break;
+    }
+}
+
 /* ---- GEMM ------------------------------------------------------------------------- */
 
 /* C = alpha * op(A) op(B) + beta * C, row-major, op(A) M x K, op(B) K x N. A is stored

@@ -291,7 +291,7 @@ static void pack_range(void (*pack)(bool, const float *, int64_t, int64_t, int64
     for (int64_t k = 0; k < KC; k++) {
         const float *row = X + (k0 + k) * ld + x0;
         for (int64_t sl = s0; sl < full; sl++)
-            memcpy(dst + sl * W * KC + k * W, row + sl * W, (size_t)W * sizeof(float));
+            nb_kernel_copy_short(dst + sl * W * KC + k * W, row + sl * W, W);
     }
     if (full < s1)
         pack(trans, X, ld, k0, x0 + full * W, n - full * W, KC, W, dst + full * W * KC);
@@ -359,10 +359,10 @@ static void gemm_tile(const gemm_arch *g, int64_t KC, const float *a, const floa
     assert(g->MR * g->NR <= 16 * 32);
     if (beta != 0.0f)
         for (int64_t i = 0; i < m; i++)
-            memcpy(tile + i * g->NR, C + i * ldc, (size_t)n * sizeof(float));
+            nb_kernel_copy_short(tile + i * g->NR, C + i * ldc, n);
     g->kernel(KC, a, b, tile, g->NR, alpha, beta);
     for (int64_t i = 0; i < m; i++)
-        memcpy(C + i * ldc, tile + i * g->NR, (size_t)n * sizeof(float));
+        nb_kernel_copy_short(C + i * ldc, tile + i * g->NR, n);
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }

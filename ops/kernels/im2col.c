@@ -85,7 +85,8 @@ void nb_kernel_im2col(const nb_conv2d_geom *g, const float *x, int64_t n, int64_
                     float *d = row + oh * g->Wo;
                     int64_t ih = oh * g->sh - g->pt + i * g->dh;
                     if (ih < 0 || ih >= g->H) {
-                        memset(d + q0, 0, (size_t)(q1 - q0) * sizeof(float));
+                        for (int64_t ow = q0; ow < q1; ow++)
+                            d[ow] = 0.0f;
                         continue;
                     }
                     const float *s = xc + ih * g->W;
@@ -94,7 +95,7 @@ void nb_kernel_im2col(const nb_conv2d_geom *g, const float *x, int64_t n, int64_
                     for (int64_t ow = q0; ow < a; ow++)
                         d[ow] = 0.0f;
                     if (g->sw == 1 && b > a)
-                        memcpy(d + a, s + a + off, (size_t)(b - a) * sizeof(float));
+                        nb_kernel_copy_short(d + a, s + a + off, b - a);
                     else if (g->sw != 1)
                         for (int64_t ow = a; ow < b; ow++)
                             d[ow] = s[ow * g->sw + off];
