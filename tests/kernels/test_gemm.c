@@ -247,3 +247,54 @@ Test(gemm, bad_arguments_are_errors)
     cr_assert_eq(nb_kernel_gemm(false, false, 2, 2, 2, 1, NULL, 2, b, 2, 0, c, 2), NB_ERR_ARG);
     cr_assert_eq(nb_kernel_gemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, NULL, 2), NB_ERR_ARG);
 }
+
+/* nb_kernel_gemm_on, the serial entry point on the caller's workspace, gives the bits of
+ * nb_kernel_gemm (on 2 threads) on every path: small, thin (both layouts of A), blocked
+ * with edge tiles and several K blocks; the workspace it asks for is enough (its
+ * neighbours are guarded), and a missing one is an error. */
+Test(gemm, on_caller_workspace_matches)
+{
+    const int64_t shapes[][3] = {{5, 7, 3}, {300, 10, 333}, {3000, 1, 70}, {61, 45, 700},
+                                 {130, 200, 97}, {12, 32, 9}};
+    int prev = nb_num_threads();
+    cr_assert_eq(nb_set_num_threads(2), NB_OK);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        for (int t = 0; t < 4; t++) {
+            const bool ta = t & 1, tb = t & 2;
+            const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            float *A = rand_matrix(ta ? K : M, ta ? M : K, ta ? M : K, 5);
+            float *B = rand_matrix(tb ? N : K, tb ? K : N, tb ? K : N, 6);
+            float *C1 = rand_matrix(M, N, N, 7), *C2 = rand_matrix(M, N, N, 7);
+            const int64_t nw = nb_kernel_gemm_work(M, N, K, ta);
+            cr_assert_geq(nw, 0);
+            float *work = aligned_alloc(64, (size_t)(nw + 32) * sizeof(float));
+            cr_assert_not_null(work);
+            for (int64_t i = 0; i < nw + 32; i++)
+                work[i] = PAD_VALUE;
+            cr_assert_eq(nb_kernel_gemm(ta, tb, M, N, K, 0.75f, A, ta ? M : K, B,
+                                        tb ? K : N, 0.5f, C1, N), NB_OK, "%s", nb_error());
+            cr_assert_eq(nb_kernel_gemm_on(nw ? work : NULL, ta, tb, M, N, K, 0.75f, A,
+                                           ta ? M : K, B, tb ? K : N, 0.5f, C2, N), NB_OK,
+                         "%s", nb_error());
+            cr_assert_eq(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)), 0,
+                         "%lldx%lldx%lld (trans %d %d): the serial product differs",
+                         (long long)M, (long long)N, (long long)K, ta, tb);
+            for (int64_t i = nw; i < nw + 32; i++)
+                cr_assert_eq(work[i], PAD_VALUE, "wrote past its workspace of %lld floats",
+                             (long long)nw);
+            if (nw > 0) {
+                nb_error_clear();
+                cr_assert_eq(nb_kernel_gemm_on(NULL, ta, tb, M, N, K, 1.0f, A, ta ? M : K, B,
+                                               tb ? K : N, 0.0f, C2, N), NB_ERR_ARG);
+                cr_assert(strstr(nb_error(), "needs a workspace"), "%s", nb_error());
+            }
+            free(work);
+            free(A);
+            free(B);
+            free(C1);
+            free(C2);
+        }
+    }
+    cr_assert_eq(nb_kernel_gemm_work(-1, 2, 2, false), 0);
+    nb_set_num_threads(prev);
+}

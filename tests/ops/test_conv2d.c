@@ -378,6 +378,29 @@ Test(conv2d, parallel_direct)
                            .bias = true});
 }
 
+/* Column matrices larger than one block (R P > 65536 floats): blocks of pixels that
+ * start and end mid-row, with padding, with a stride, and 1x1 over many channels. */
+Test(conv2d, parallel_pixel_blocks)
+{
+    check_big(&(conv_case){.N = 3, .C = 8, .H = 45, .W = 43, .K = 6, .kH = 3, .kW = 3,
+                           .pt = 1, .pb = 1, .pl = 1, .pr = 1, .bias = true});
+    check_big(&(conv_case){.N = 2, .C = 10, .H = 61, .W = 59, .K = 9, .kH = 3, .kW = 4,
+                           .sh = 1, .sw = 2, .pt = 2, .pb = 0, .pl = 1, .pr = 3,
+                           .bias = true});
+    check_big(&(conv_case){.N = 4, .C = 70, .H = 33, .W = 31, .K = 9, .kH = 1, .kW = 1,
+                           .bias = true});
+}
+
+/* More images than backward's 16 chunks, dealt unevenly (37 = 16 chunks of 2 or 3),
+ * with many rows R (dw as cols dy^T) and with few (R = 9: dw as dy cols^T). */
+Test(conv2d, parallel_image_chunks)
+{
+    check_big(&(conv_case){.N = 37, .C = 3, .H = 12, .W = 12, .K = 8, .kH = 3, .kW = 3,
+                           .pt = 1, .pb = 1, .pl = 1, .pr = 1, .bias = true});
+    check_big(&(conv_case){.N = 37, .C = 1, .H = 14, .W = 14, .K = 16, .kH = 3, .kW = 3,
+                           .pt = 1, .pb = 1, .pl = 1, .pr = 1, .bias = true});
+}
+
 /* Only the inputs that need a gradient get one; x without grad is left alone. */
 Test(conv2d, no_grad_inputs)
 {
