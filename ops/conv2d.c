@@ -13,6 +13,10 @@
  *   dx_n  += col2im(w_g^T dy_n,g)                   scatter-add of the columns
  *   db    += sum over n, oh, ow of dy
  *
+ * With opts.relu the output is max(0, .) of that, applied as each tile is written, and
+ * backward first masks dy (dy where y > 0, else 0) block by block in the thread's
+ * scratch: nb_relu's values and gradients without its two passes over the output.
+ *
  * cols_n is never built whole: each product covers a block of output pixels whose
  * columns fit in L2 (the whole plane for the layers of a small CNN), built by im2col
  * just before its GEMM and recomputed in backward rather than saved. A 1x1 kernel with
@@ -200,8 +204,10 @@ typedef struct conv_pass {
     bool direct;
     int64_t pb, nblk;           /* pixels per block, blocks per plane */
     int64_t cols_f, work_f;     /* floats of each thread's columns and GEMM workspace */
-    float *scratch;             /* (cols_f + work_f) floats per thread */
-    const float *x, *w, *bias, *dy;
+    int64_t mask_f;             /* floats of each thread's masked dy block (relu backward) */
+    float *scratch;             /* (cols_f + work_f + mask_f) floats per thread */
+    bool relu;
+    const float *x, *w, *bias, *dy, *yout; /* yout: the output, for relu's mask */
     float *y, *dx;
     float *dwp;                 /* dw partials: chunks x [G][R][Kg], or [G][Kg][R] if dw_rows */
     bool dw_rows;               /* dw_g = dy_g cols^T directly (few rows R: the thin path) */
@@ -235,13 +241,18 @@ static void forward_task(conv_pass *c, int64_t t, float *cols, float *work)
         note_failure(c);
         return;
     }
-    if (c->bias)
-        for (int64_t k = 0; k < g->Kg; k++) {
-            const float bk = c->bias[gr * g->Kg + k];
-            float *d = y + k * P;
+    for (int64_t k = 0; k < g->Kg && (c->bias || c->relu); k++) {
+        const float bk = c->bias ? c->bias[gr * g->Kg + k] : 0.0f;
+        float *d = y + k * P;
+        if (!c->relu)
             for (int64_t p = 0; p < np; p++)
                 d[p] += bk;
-        }
+        else /* nb_relu's rule: v <= 0 gives 0, NaN stays */
+            for (int64_t p = 0; p < np; p++) {
+                const float v = c->bias ? d[p] + bk : d[p];
+                d[p] = v <= 0.0f ? 0.0f : v;
+            }
+    }
 }
 
 /* Chunk t of backward: its images' dw and db into the chunk's partials, their dx. */
@@ -252,50 +263,52 @@ static void backward_task(conv_pass *c, int64_t t, float *cols, float *work)
     const int64_t n0 = t * g->N / c->chunks, n1 = (t + 1) * g->N / c->chunks;
     float *dwp = c->dwp ? c->dwp + t * g->G * R * Kg : NULL;
     double *dbp = c->dbp ? c->dbp + t * g->K : NULL;
+    float *mask = work + c->work_f;
     if (dwp)
         memset(dwp, 0, (size_t)(g->G * R * Kg) * sizeof(float));
     if (dbp)
         for (int64_t k = 0; k < g->K; k++)
             dbp[k] = 0.0;
     for (int64_t n = n0; n < n1; n++) {
-        if (dbp)
-            for (int64_t k = 0; k < g->K; k++)
-                dbp[k] += nb_kernel_sum(c->dy + (n * g->K + k) * P, P);
         for (int64_t gr = 0; gr < g->G; gr++) {
             const float *wg = c->w + gr * Kg * R;
             for (int64_t blk = 0; blk < c->nblk; blk++) {
                 const int64_t p0 = blk * c->pb, p1 = p0 + c->pb < P ? p0 + c->pb : P;
-                const int64_t np = p1 - p0;
-                const float *dyb = c->dy + (n * g->K + gr * Kg) * P + p0;
-                nb_status s = NB_OK;
-                if (dwp && c->dw_rows) {
-                    const float *B = c->x + (n * g->C + gr * g->Cg) * P + p0;
-                    int64_t ldb = P;
-                    if (!c->direct) {
-                        nb_kernel_im2col(g, c->x, n, gr * g->Cg, p0, p1, cols, np);
-                        B = cols;
-                        ldb = np;
+                const int64_t np = p1 - p0, off = (n * g->K + gr * Kg) * P + p0;
+                const float *dyb = c->dy + off;
+                int64_t ldd = P;
+                if (c->relu) { /* dy where the output is > 0, as nb_relu's backward */
+                    for (int64_t k = 0; k < Kg; k++) {
+                        const float *yk = c->yout + off + k * P, *dk = dyb + k * P;
+                        float *mk = mask + k * np;
+                        for (int64_t p = 0; p < np; p++)
+                            mk[p] = yk[p] > 0.0f ? dk[p] : 0.0f;
                     }
-                    /* dw_g [Kg, R] += dy_g cols^T: R <= 16 columns, the thin path */
-                    s = nb_kernel_gemm_on(work, false, true, Kg, R, np, 1.0f, dyb, P, B, ldb,
-                                          1.0f, dwp + gr * Kg * R, R);
-                } else if (dwp) {
-                    const float *B = c->x + (n * g->C + gr * g->Cg) * P + p0;
-                    int64_t ldb = P;
-                    if (!c->direct) {
-                        nb_kernel_im2col(g, c->x, n, gr * g->Cg, p0, p1, cols, np);
-                        B = cols;
-                        ldb = np;
-                    }
-                    /* dwT_g [R, Kg] += cols dy_g^T: dy packs faster transposed than cols */
-                    s = nb_kernel_gemm_on(work, false, true, R, Kg, np, 1.0f, B, ldb, dyb, P,
-                                          1.0f, dwp + gr * R * Kg, Kg);
+                    dyb = mask;
+                    ldd = np;
                 }
+                if (dbp)
+                    for (int64_t k = 0; k < Kg; k++)
+                        dbp[gr * Kg + k] += nb_kernel_sum(dyb + k * ldd, np);
+                nb_status s = NB_OK;
+                const float *B = c->x + (n * g->C + gr * g->Cg) * P + p0;
+                int64_t ldb = P;
+                if (dwp && !c->direct) {
+                    nb_kernel_im2col(g, c->x, n, gr * g->Cg, p0, p1, cols, np);
+                    B = cols;
+                    ldb = np;
+                }
+                if (dwp && c->dw_rows) /* dw_g [Kg, R] += dy_g cols^T: R <= 16, thin path */
+                    s = nb_kernel_gemm_on(work, false, true, Kg, R, np, 1.0f, dyb, ldd, B, ldb,
+                                          1.0f, dwp + gr * Kg * R, R);
+                else if (dwp) /* dwT_g [R, Kg] += cols dy_g^T: dy packs faster transposed */
+                    s = nb_kernel_gemm_on(work, false, true, R, Kg, np, 1.0f, B, ldb, dyb, ldd,
+                                          1.0f, dwp + gr * R * Kg, Kg);
                 if (s == NB_OK && c->dx && c->direct) {
-                    s = nb_kernel_gemm_on(work, true, false, R, np, Kg, 1.0f, wg, R, dyb, P,
+                    s = nb_kernel_gemm_on(work, true, false, R, np, Kg, 1.0f, wg, R, dyb, ldd,
                                           1.0f, c->dx + (n * g->C + gr * g->Cg) * P + p0, P);
                 } else if (s == NB_OK && c->dx) {
-                    s = nb_kernel_gemm_on(work, true, false, R, np, Kg, 1.0f, wg, R, dyb, P,
+                    s = nb_kernel_gemm_on(work, true, false, R, np, Kg, 1.0f, wg, R, dyb, ldd,
                                           0.0f, cols, np);
                     if (s == NB_OK)
                         nb_kernel_col2im(g, cols, np, n, gr * g->Cg, p0, p1, c->dx);
@@ -313,7 +326,7 @@ static void backward_task(conv_pass *c, int64_t t, float *cols, float *work)
 static void run_tasks(conv_pass *c, int64_t tasks, int nt,
                       void (*task)(conv_pass *, int64_t, float *, float *))
 {
-    const int64_t per = c->cols_f + c->work_f;
+    const int64_t per = c->cols_f + c->work_f + c->mask_f;
     if (nt > 1) {
 #pragma omp parallel num_threads(nt)
         {
@@ -338,11 +351,13 @@ static bool pass_init(conv_pass *c, const nb_tensor *x, const nb_tensor *w,
     c->cols_f = c->direct ? 0 : round16(c->g.R * c->pb);
     c->work_f = pass_work(&c->g, c->pb, forward);
     c->dw_rows = c->g.R <= DW_ROWS_MAX;
+    c->relu = o->relu;
+    c->mask_f = !forward && o->relu ? round16(c->g.Kg * c->pb) : 0;
     c->x = x->data;
     c->w = w->data;
     const double macs = (double)c->g.N * (double)c->g.K * (double)c->g.P * (double)c->g.R;
     *nt = region_threads(tasks, macs);
-    const int64_t per = c->cols_f + c->work_f;
+    const int64_t per = c->cols_f + c->work_f + c->mask_f;
     c->scratch = per > 0 ? nb_step_alloc((size_t)(per * *nt) * sizeof(float)) : NULL;
     return per == 0 || c->scratch;
 }
@@ -371,7 +386,6 @@ static nb_status conv2d_forward(nb_op_ctx *ctx, nb_tensor *y)
 
 static nb_status conv2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_tensor *dy)
 {
-    (void)y;
     const conv2d_params *p = nb_op_params(ctx);
     const nb_tensor *x = nb_op_input(ctx, 0), *w = nb_op_input(ctx, 1);
     nb_tensor *dxt = nb_op_grad(ctx, 0), *dwt = nb_op_grad(ctx, 1), *dbt = nb_op_grad(ctx, 2);
@@ -380,7 +394,8 @@ static nb_status conv2d_backward(nb_op_ctx *ctx, const nb_tensor *y, const nb_te
         return NB_OK;
     const int64_t chunks = g.N < MAX_CHUNKS ? g.N : MAX_CHUNKS;
     nb_step_mark mark = nb_step_mark_get();
-    conv_pass c = {.dy = dy->data, .dx = dxt ? dxt->data : NULL, .chunks = chunks};
+    conv_pass c = {.dy = dy->data, .yout = y->data, .dx = dxt ? dxt->data : NULL,
+                   .chunks = chunks};
     int nt;
     bool ok = pass_init(&c, x, w, &p->o, false, chunks, &nt);
     if (ok && dwt)

@@ -75,6 +75,10 @@ typedef struct nb_conv2d_opts {
     int groups;         /* C_in and C_out must both be multiples; groups = C_in: depthwise */
     bool pad_same;      /* ignore the pads: pad so that H_out = ceil(H / stride_h), likewise
                            W (TensorFlow's "same"; the odd pixel goes bottom/right) */
+    bool relu;          /* the output is max(0, .) of the convolution, fused: the values
+                           and gradients of nb_relu(nb_conv2d(...)) without a second pass
+                           over the output (NaN stays NaN; no gradient where the output
+                           is not > 0) */
 } nb_conv2d_opts;
 
 /* stride 1, no padding, dilation 1, groups 1. */
@@ -87,7 +91,8 @@ nb_conv2d_opts nb_conv2d_default(void);
  * NULL b is a failed op's result and an error, like any NULL input. opts NULL means
  * nb_conv2d_default(). Bad strides, dilations, paddings or groups are NB_ERR_ARG; ranks,
  * channels, bias shape, a kernel larger than the padded input, and sizes beyond 2^48 (a
- * kernel extent, an output plane, a chunk's column matrix) are NB_ERR_SHAPE. */
+ * kernel extent, an output plane; a block of the column matrix beyond 2^32 floats) are
+ * NB_ERR_SHAPE. */
 nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_conv2d_opts *opts);
 
 /* Pooling options: a kH x kW window moved by the strides over the padded input. Kernel

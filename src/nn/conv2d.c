@@ -102,8 +102,11 @@ static nb_tensor *conv2d_forward(nb_layer *l, nb_tensor *const *in, bool trainin
         return nb_layer_fail(l, NB_ERR_SHAPE, "expected an input [N, %lld, H, W] (the channels "
                              "it was built for), got %s", (long long)s->channels,
                              nb_tensor_shape_str(x, sx, sizeof sx));
-    nb_tensor *y = nb_conv2d(x, s->kernel, s->bias ? s->bias : NB_NONE, &s->conv);
-    return nb_activate(y, o->activation, o->activation_fn);
+    /* ReLU is fused into the convolution (the same values and gradients, one pass). */
+    nb_conv2d_opts co = s->conv;
+    co.relu = o->activation == NB_RELU && !o->activation_fn;
+    nb_tensor *y = nb_conv2d(x, s->kernel, s->bias ? s->bias : NB_NONE, &co);
+    return co.relu ? y : nb_activate(y, o->activation, o->activation_fn);
 }
 
 static const nb_layer_def conv2d_def = {

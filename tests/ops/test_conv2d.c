@@ -12,7 +12,7 @@ NB_TEST_SUITE(conv2d);
 typedef struct conv_case {
     int64_t N, C, H, W, K, kH, kW;
     int sh, sw, pt, pb, pl, pr, dh, dw, G;
-    bool same, bias;
+    bool same, bias, relu;
 } conv_case;
 
 static nb_conv2d_opts case_opts(const conv_case *c)
@@ -28,6 +28,7 @@ static nb_conv2d_opts case_opts(const conv_case *c)
     o.pad_left = c->pl;
     o.pad_right = c->pr;
     o.pad_same = c->same;
+    o.relu = c->relu;
     return o;
 }
 
@@ -84,13 +85,16 @@ static void ref_conv(const nb_tensor *x, const nb_tensor *w, const nb_tensor *b,
                                 s += (double)w->data[((k * Cg + c) * kH + i) * kW + j] *
                                      x->data[((n * C + g * Cg + c) * H + ih) * W + iw];
                             }
-                    y[((n * K + k) * Ho + oh) * Wo + ow] = s;
+                    y[((n * K + k) * Ho + oh) * Wo + ow] = o->relu && s <= 0.0 ? 0.0 : s;
                 }
 }
 
-/* The gradients of L = sum(r * conv(x, w, b)) in double, by the same direct loops. */
-static void ref_conv_backward(const nb_tensor *x, const nb_tensor *w, const nb_conv2d_opts *o,
-                              const float *r, double *dx, double *dw, double *db)
+/* The gradients of L = sum(r * conv(x, w, b)) in double, by the same direct loops; with
+ * o->relu, r counts only where the pre-activation conv(x, w, b) (b: bias, or NULL) is
+ * > 0. */
+static void ref_conv_backward(const nb_tensor *x, const nb_tensor *w, const nb_tensor *b,
+                              const nb_conv2d_opts *o, const float *r, double *dx, double *dw,
+                              double *db)
 {
     int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
     int64_t K = w->shape[0], Cg = w->shape[1], kH = w->shape[2], kW = w->shape[3];
@@ -100,12 +104,21 @@ static void ref_conv_backward(const nb_tensor *x, const nb_tensor *w, const nb_c
     memset(dx, 0, (size_t)x->size * sizeof(double));
     memset(dw, 0, (size_t)w->size * sizeof(double));
     memset(db, 0, (size_t)K * sizeof(double));
+    double *z = NULL;
+    if (o->relu) {
+        nb_conv2d_opts plain = *o;
+        plain.relu = false;
+        z = malloc((size_t)(N * K * Ho * Wo) * sizeof(double));
+        cr_assert_not_null(z);
+        ref_conv(x, w, b, &plain, &Ho, &Wo, z);
+    }
     int64_t Kg = K / o->groups;
     for (int64_t n = 0; n < N; n++)
         for (int64_t k = 0; k < K; k++)
             for (int64_t oh = 0; oh < Ho; oh++)
                 for (int64_t ow = 0; ow < Wo; ow++) {
-                    double g_ = r[((n * K + k) * Ho + oh) * Wo + ow];
+                    const int64_t yi = ((n * K + k) * Ho + oh) * Wo + ow;
+                    double g_ = z && !(z[yi] > 0.0) ? 0.0 : r[yi];
                     int64_t g = k / Kg;
                     db[k] += g_;
                     for (int64_t c = 0; c < Cg; c++)
@@ -121,6 +134,7 @@ static void ref_conv_backward(const nb_tensor *x, const nb_tensor *w, const nb_c
                                 dx[xi] += g_ * w->data[wi];
                             }
                 }
+    free(z);
 }
 
 /* Persistent x, w, b (b NULL without bias) for a case, values in [-1, 1). */
@@ -171,9 +185,11 @@ static const conv_case forward_cases[] = {
 Test(conv2d, forward)
 {
     for (size_t t = 0; t < sizeof forward_cases / sizeof forward_cases[0]; t++) {
-        for (int with_bias = 0; with_bias < 2; with_bias++) {
+        for (int variant = 0; variant < 4; variant++) {
+            const bool with_bias = variant & 1;
             conv_case c = forward_cases[t];
             c.bias = with_bias;
+            c.relu = variant & 2;
             nb_tensor *x, *w, *b;
             make_inputs(&c, 100 + 10 * t, false, false, false, &x, &w, &b);
             nb_conv2d_opts o = case_opts(&c);
@@ -187,7 +203,8 @@ Test(conv2d, forward)
             double *want = malloc((size_t)y->size * sizeof(double));
             ref_conv(x, w, b, &o, &Ho, &Wo, want);
             char what[32];
-            snprintf(what, sizeof what, "case %zu%s", t, with_bias ? " bias" : "");
+            snprintf(what, sizeof what, "case %zu%s%s", t, with_bias ? " bias" : "",
+                     c.relu ? " relu" : "");
             assert_close(y->data, want, y->size, 1e-5, 1e-5, what);
             free(want);
             free_inputs(x, w, b);
@@ -285,12 +302,14 @@ Test(conv2d, gradient)
         for (int which = 0; which < 4; which++) {
             conv_case c = grad_cases[t];
             c.bias = which == 0 || which == 3 || t % 2 == 0;
+            c.relu = (t + (size_t)which) % 3 == 0; /* fused relu on a third of the runs */
             nb_tensor *in[3];
             make_inputs(&c, 300 + 10 * t, which <= 1, which == 0 || which == 2,
                         which == 0 || which == 3, &in[0], &in[1], &in[2]);
             grad_ud ud = {.o = case_opts(&c), .bias = c.bias};
             char what[48];
-            snprintf(what, sizeof what, "case %zu grads %d", t, which);
+            snprintf(what, sizeof what, "case %zu grads %d%s", t, which,
+                     c.relu ? " relu" : "");
             assert_gradcheck(f_conv, in, c.bias ? 3 : 2, &ud, NULL, what);
             free_inputs(in[0], in[1], in[2]);
         }
@@ -312,7 +331,7 @@ static void run_big(const conv_case *c, int threads, nb_tensor **y, nb_tensor *x
     cr_assert_eq(nb_backward_seed(*y, r), NB_OK, "%s", nb_error());
 }
 
-static void check_big(const conv_case *c)
+static void check_big(const conv_case *c) /* c->bias must be set */
 {
     int prev = nb_num_threads();
     nb_tensor *x, *w, *b;
@@ -343,7 +362,7 @@ static void check_big(const conv_case *c)
     double *db = malloc((size_t)c->K * sizeof(double));
     ref_conv(x, w, b, &o, &Ho, &Wo, want);
     assert_close(y2->data, want, ny, 1e-4, 1e-4, "big y");
-    ref_conv_backward(x, w, &o, r->data, dx, dw, db);
+    ref_conv_backward(x, w, b, &o, r->data, dx, dw, db);
     assert_close(x->grad->data, dx, x->size, 1e-4, 1e-4, "big dx");
     assert_close(w->grad->data, dw, w->size, 1e-3, 1e-4, "big dw");
     assert_close(b->grad->data, db, c->K, 1e-3, 1e-4, "big db");
@@ -399,6 +418,74 @@ Test(conv2d, parallel_image_chunks)
                            .pt = 1, .pb = 1, .pl = 1, .pr = 1, .bias = true});
     check_big(&(conv_case){.N = 37, .C = 1, .H = 14, .W = 14, .K = 16, .kH = 3, .kW = 3,
                            .pt = 1, .pb = 1, .pl = 1, .pr = 1, .bias = true});
+}
+
+/* The fused relu over blocks, chunks, the thin dw and the 1x1 path, against the
+ * reference and across thread counts. */
+Test(conv2d, parallel_fused_relu)
+{
+    check_big(&(conv_case){.N = 3, .C = 8, .H = 45, .W = 43, .K = 6, .kH = 3, .kW = 3,
+                           .pt = 1, .pb = 1, .pl = 1, .pr = 1, .bias = true, .relu = true});
+    check_big(&(conv_case){.N = 37, .C = 1, .H = 14, .W = 14, .K = 16, .kH = 3, .kW = 3,
+                           .pt = 1, .pb = 1, .pl = 1, .pr = 1, .bias = true, .relu = true});
+    check_big(&(conv_case){.N = 3, .C = 8, .H = 33, .W = 35, .K = 12, .kH = 1, .kW = 1,
+                           .bias = true, .relu = true});
+}
+
+/* .relu gives exactly the bits of nb_relu(nb_conv2d(...)): the output, and every
+ * gradient (dy masked where the output is not > 0); NaN stays NaN. */
+Test(conv2d, fused_relu_is_relu_of_conv)
+{
+    const conv_case cases[] = {
+        {.N = 5, .C = 4, .H = 30, .W = 31, .K = 12, .kH = 3, .kW = 3, .pt = 1, .pb = 1,
+         .pl = 1, .pr = 1, .bias = true},
+        {.N = 2, .C = 3, .H = 7, .W = 6, .K = 4, .kH = 2, .kW = 3, .sh = 2, .G = 1},
+        {.N = 3, .C = 2, .H = 4, .W = 5, .K = 6, .kH = 1, .kW = 1, .G = 2, .bias = true},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        nb_tensor *x, *w, *b;
+        make_inputs(&cases[t], 40 + t, true, true, true, &x, &w, &b);
+        if (t == 1)
+            x->data[3] = NAN;
+        nb_conv2d_opts o = case_opts(&cases[t]);
+        nb_tensor *y0 = nb_relu(nb_conv2d(x, w, b, &o));
+        cr_assert_not_null(y0, "%s", nb_error());
+        nb_tensor *r = rand_tensor(y0->ndim, y0->shape, -1, 1, 9, false);
+        cr_assert_eq(nb_backward_seed(y0, r), NB_OK, "%s", nb_error());
+        nb_tensor *y0c = nb_tensor_clone(y0), *dx0 = nb_tensor_clone(x->grad);
+        nb_tensor *dw0 = nb_tensor_clone(w->grad);
+        nb_tensor *db0 = b != NB_NONE ? nb_tensor_clone(b->grad) : NULL;
+        nb_tensor_zero_grad(x);
+        nb_tensor_zero_grad(w);
+        if (b != NB_NONE)
+            nb_tensor_zero_grad(b);
+        o.relu = true;
+        nb_tensor *y1 = nb_conv2d(x, w, b, &o);
+        cr_assert_not_null(y1, "%s", nb_error());
+        cr_assert_eq(nb_backward_seed(y1, r), NB_OK, "%s", nb_error());
+        bool nan_seen = false;
+        for (int64_t i = 0; i < y1->size; i++) {
+            nan_seen |= isnan(y1->data[i]);
+            cr_assert(memcmp(&y1->data[i], &y0c->data[i], sizeof(float)) == 0,
+                      "case %zu: y[%lld] %g, relu(conv) %g", t, (long long)i, y1->data[i],
+                      y0c->data[i]);
+        }
+        cr_assert_eq(nan_seen, t == 1, "case %zu: a NaN input must give NaN outputs", t);
+        cr_assert_eq(memcmp(dx0->data, x->grad->data, (size_t)x->size * sizeof(float)), 0,
+                     "case %zu: dx differs", t);
+        cr_assert_eq(memcmp(dw0->data, w->grad->data, (size_t)w->size * sizeof(float)), 0,
+                     "case %zu: dw differs", t);
+        if (db0)
+            cr_assert_eq(memcmp(db0->data, b->grad->data, (size_t)b->size * sizeof(float)),
+                         0, "case %zu: db differs", t);
+        nb_step_reset();
+        nb_tensor_free(r);
+        nb_tensor_free(y0c);
+        nb_tensor_free(dx0);
+        nb_tensor_free(dw0);
+        nb_tensor_free(db0);
+        free_inputs(x, w, b);
+    }
 }
 
 /* Only the inputs that need a gradient get one; x without grad is left alone. */
