@@ -222,6 +222,30 @@ static void note_failure(conv_pass *c)
     c->failed = 1;
 }
 
+/* d[0..n) += bk, then max(0, .) if relu by nb_relu's rule (v <= 0 gives 0, NaN stays). */
+static void bias_relu(float *restrict d, int64_t n, float bk, bool relu)
+{
+    if (!relu) {
+        for (int64_t p = 0; p < n; p++)
+            d[p] += bk;
+        return;
+    }
+    for (int64_t p = 0; p < n; p++) {
+        const float v = d[p] + bk;
+        d[p] = v <= 0.0f ? 0.0f : v;
+    }
+}
+
+/* m[0..n) = d where y > 0, else 0: nb_relu's backward rule. */
+static void relu_mask(float *restrict m, const float *restrict y, const float *restrict d,
+                      int64_t n)
+{
+    for (int64_t p = 0; p < n; p++) {
+        const float dv = d[p]; /* read unconditionally, so that the select vectorises */
+        m[p] = y[p] > 0.0f ? dv : 0.0f;
+    }
+}
+
 /* Task t of forward: image, group and block. */
 static void forward_task(conv_pass *c, int64_t t, float *cols, float *work)
 {
@@ -241,18 +265,8 @@ static void forward_task(conv_pass *c, int64_t t, float *cols, float *work)
         note_failure(c);
         return;
     }
-    for (int64_t k = 0; k < g->Kg && (c->bias || c->relu); k++) {
-        const float bk = c->bias ? c->bias[gr * g->Kg + k] : 0.0f;
-        float *d = y + k * P;
-        if (!c->relu)
-            for (int64_t p = 0; p < np; p++)
-                d[p] += bk;
-        else /* nb_relu's rule: v <= 0 gives 0, NaN stays */
-            for (int64_t p = 0; p < np; p++) {
-                const float v = c->bias ? d[p] + bk : d[p];
-                d[p] = v <= 0.0f ? 0.0f : v;
-            }
-    }
+    for (int64_t k = 0; k < g->Kg && (c->bias || c->relu); k++)
+        bias_relu(y + k * P, np, c->bias ? c->bias[gr * g->Kg + k] : 0.0f, c->relu);
 }
 
 /* Chunk t of backward: its images' dw and db into the chunk's partials, their dx. */
@@ -278,12 +292,8 @@ static void backward_task(conv_pass *c, int64_t t, float *cols, float *work)
                 const float *dyb = c->dy + off;
                 int64_t ldd = P;
                 if (c->relu) { /* dy where the output is > 0, as nb_relu's backward */
-                    for (int64_t k = 0; k < Kg; k++) {
-                        const float *yk = c->yout + off + k * P, *dk = dyb + k * P;
-                        float *mk = mask + k * np;
-                        for (int64_t p = 0; p < np; p++)
-                            mk[p] = yk[p] > 0.0f ? dk[p] : 0.0f;
-                    }
+                    for (int64_t k = 0; k < Kg; k++)
+                        relu_mask(mask + k * np, c->yout + off + k * P, dyb + k * P, np);
                     dyb = mask;
                     ldd = np;
                 }
