@@ -36,11 +36,12 @@
 /* Below this many multiply-adds the blocked path stays on one thread. */
 #define GEMM_PAR_MIN (1 << 20)
 
-/* Writes the MR x NR tile C (row stride ldc) = alpha * sum_k a[k*MR + i] b[k*NR + j]
+/* Writes the MR x NR tile C (row stride ldc) = alpha * sum_k a[k*MR + i] b[k*ldb + j]
  * + beta * C, for k in [0, KC) in increasing order. beta == 0 does not read C. a is an
- * MR-tall packed sliver of A, b an NR-wide packed sliver of B (64-byte aligned). */
-typedef void (*gemm_kernel)(int64_t KC, const float *a, const float *b, float *c,
-                            int64_t ldc, float alpha, float beta);
+ * MR-tall packed sliver of A; b is an NR-wide packed sliver of B (ldb = NR, 64-byte
+ * aligned) or B itself (its row stride, any alignment): the same arithmetic either way. */
+typedef void (*gemm_kernel)(int64_t KC, const float *a, const float *b, int64_t ldb,
+                            float *c, int64_t ldc, float alpha, float beta);
 
 /* A micro-kernel and the blocking that suits it. MC is a multiple of MR, NC of NR. */
 typedef struct gemm_arch {
@@ -56,7 +57,7 @@ typedef struct gemm_arch {
 /* Portable C: 4 x 16, left to the compiler's vectorizer. */
 enum { GEN_MR = 4, GEN_NR = 16 };
 
-static void kernel_generic(int64_t KC, const float *a, const float *b, float *c,
+static void kernel_generic(int64_t KC, const float *a, const float *b, int64_t ldb, float *c,
                            int64_t ldc, float alpha, float beta)
 {
     float acc[GEN_MR][GEN_NR] = {{0}};
@@ -64,7 +65,7 @@ static void kernel_generic(int64_t KC, const float *a, const float *b, float *c,
         for (int i = 0; i < GEN_MR; i++) {
             float ai = a[k * GEN_MR + i];
             for (int j = 0; j < GEN_NR; j++)
-                acc[i][j] += ai * b[k * GEN_NR + j];
+                acc[i][j] += ai * b[k * ldb + j];
         }
     }
     for (int i = 0; i < GEN_MR; i++) {
@@ -80,15 +81,15 @@ static void kernel_generic(int64_t KC, const float *a, const float *b, float *c,
 enum { AVX2_MR = 6, AVX2_NR = 16 };
 
 __attribute__((target("avx2,fma")))
-static void kernel_avx2(int64_t KC, const float *a, const float *b, float *c, int64_t ldc,
-                        float alpha, float beta)
+static void kernel_avx2(int64_t KC, const float *a, const float *b, int64_t ldb, float *c,
+                        int64_t ldc, float alpha, float beta)
 {
     __m256 acc[AVX2_MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < AVX2_MR; i++)
         acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (int64_t k = 0; k < KC; k++) {
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
         for (int i = 0; i < AVX2_MR; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i);
@@ -96,7 +97,7 @@ static void kernel_avx2(int64_t KC, const float *a, const float *b, float *c, in
             acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
         }
         a += AVX2_MR;
-        b += AVX2_NR;
+        b += ldb;
     }
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 6
@@ -116,15 +117,15 @@ static void kernel_avx2(int64_t KC, const float *a, const float *b, float *c, in
 enum { AVX512_MR = 12, AVX512_NR = 32 };
 
 __attribute__((target("avx512f")))
-static void kernel_avx512(int64_t KC, const float *a, const float *b, float *c,
-                          int64_t ldc, float alpha, float beta)
+static void kernel_avx512(int64_t KC, const float *a, const float *b, int64_t ldb,
+                          float *c, int64_t ldc, float alpha, float beta)
 {
     __m512 acc[AVX512_MR][2];
 #pragma GCC unroll 12
     for (int i = 0; i < AVX512_MR; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int64_t k = 0; k < KC; k++) {
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 12
         for (int i = 0; i < AVX512_MR; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
@@ -132,7 +133,7 @@ static void kernel_avx512(int64_t KC, const float *a, const float *b, float *c,
             acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
         a += AVX512_MR;
-        b += AVX512_NR;
+        b += ldb;
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 12
@@ -349,10 +350,11 @@ static void gemm_small(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
  * inside C. Edge tiles go through a local tile so the kernel never touches memory
  * outside C, and do the same arithmetic as full tiles. */
 static void gemm_tile(const gemm_arch *g, int64_t KC, const float *a, const float *b,
-                      float *C, int64_t ldc, int64_t m, int64_t n, float alpha, float beta)
+                      int64_t ldb, float *C, int64_t ldc, int64_t m, int64_t n, float alpha,
+                      float beta)
 {
     if (m == g->MR && n == g->NR) {
-        g->kernel(KC, a, b, C, ldc, alpha, beta);
+        g->kernel(KC, a, b, ldb, C, ldc, alpha, beta);
         return;
     }
     _Alignas(64) float tile[16 * 32];
@@ -360,7 +362,7 @@ static void gemm_tile(const gemm_arch *g, int64_t KC, const float *a, const floa
     if (beta != 0.0f)
         for (int64_t i = 0; i < m; i++)
             nb_kernel_copy_short(tile + i * g->NR, C + i * ldc, n);
-    g->kernel(KC, a, b, tile, g->NR, alpha, beta);
+    g->kernel(KC, a, b, ldb, tile, g->NR, alpha, beta);
     for (int64_t i = 0; i < m; i++)
         nb_kernel_copy_short(C + i * ldc, tile + i * g->NR, n);
 }
@@ -372,6 +374,7 @@ static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; 
 typedef struct gemm_job {
     const gemm_arch *g;
     bool trans_a, trans_b;
+    bool direct_b; /* full slivers of B read in place, not packed (see gemm_blocked) */
     int64_t M, N, K, MC, NC, KC;
     float alpha, beta;
     const float *A;
@@ -405,20 +408,30 @@ static void gemm_barrier(int nth)
 
 /* The blocked loops, as run by thread tid of nth: each thread walks the jc / pc / ic
  * blocks and takes its static share of every packing and tile loop, with a barrier
- * after each. nth == 1 runs everything on the calling thread, no OpenMP involved. */
+ * after each. nth == 1 runs everything on the calling thread, no OpenMP involved.
+ *
+ * With direct_b (B not transposed, all of M in one block of A), each element of B is
+ * used by only a few A slivers, so packing it would cost about as much as the products:
+ * the kernel reads full slivers from B in place (row stride ldb), and only a partial
+ * last sliver is packed (with its zeros). The arithmetic is the same either way. */
 static void gemm_blocked(const gemm_job *j, int tid, int nth)
 {
     const int64_t MR = j->g->MR, NR = j->g->NR, M = j->M, N = j->N, K = j->K;
     int64_t lo, hi;
     for (int64_t jc = 0; jc < N; jc += j->NC) {
         const int64_t nc = min64(j->NC, N - jc);
-        const int64_t n_js = (nc + NR - 1) / NR;
+        const int64_t n_js = (nc + NR - 1) / NR, n_full = nc / NR;
         for (int64_t pc = 0; pc < K; pc += j->KC) {
             const int64_t kc = min64(j->KC, K - pc);
             const float beta_p = pc == 0 ? j->beta : 1.0f;
-            static_range(n_js, tid, nth, &lo, &hi);
-            pack_range(j->g->pack, j->trans_b, j->B, j->ldb, pc, jc, nc, lo, hi, kc, NR,
-                       j->b_pack);
+            if (!j->direct_b) {
+                static_range(n_js, tid, nth, &lo, &hi);
+                pack_range(j->g->pack, j->trans_b, j->B, j->ldb, pc, jc, nc, lo, hi, kc, NR,
+                           j->b_pack);
+            } else if (n_full < n_js && tid == nth - 1) {
+                pack_range(j->g->pack, false, j->B, j->ldb, pc, jc, nc, n_full, n_js, kc, NR,
+                           j->b_pack);
+            }
             gemm_barrier(nth);
             for (int64_t ic = 0; ic < M; ic += j->MC) {
                 const int64_t mc = min64(j->MC, M - ic);
@@ -432,7 +445,10 @@ static void gemm_blocked(const gemm_job *j, int tid, int nth)
                 for (int64_t t = lo; t < hi; t++) {
                     int64_t js = t / n_is, is = t % n_is;
                     int64_t i = ic + is * MR, jj = jc + js * NR;
-                    gemm_tile(j->g, kc, j->a_pack + is * MR * kc, j->b_pack + js * NR * kc,
+                    const bool in_place = j->direct_b && js < n_full;
+                    const float *b = in_place ? j->B + pc * j->ldb + jj
+                                              : j->b_pack + js * NR * kc;
+                    gemm_tile(j->g, kc, j->a_pack + is * MR * kc, b, in_place ? j->ldb : NR,
                               j->C + i * j->ldc + jj, j->ldc, min64(MR, M - i),
                               min64(NR, N - jj), j->alpha, beta_p);
                 }
@@ -627,8 +643,8 @@ static void gemm_run(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
     const gemm_arch g = gemm_arch_get();
     int64_t MC, NC, KC;
     gemm_blocking(&g, M, N, K, &MC, &NC, &KC);
-    gemm_job job = {&g, trans_a, trans_b, M, N, K, MC, NC, KC, alpha, beta,
-                    A, lda, B, ldb, C, ldc, work, work + round_up(MC * KC, 16)};
+    gemm_job job = {&g, trans_a, trans_b, !trans_b && M <= g.MC, M, N, K, MC, NC, KC,
+                    alpha, beta, A, lda, B, ldb, C, ldc, work, work + round_up(MC * KC, 16)};
     if (parallel) {
 #pragma omp parallel
         gemm_blocked(&job, omp_get_thread_num(), omp_get_num_threads());
